@@ -1,0 +1,69 @@
+"""Bookstore: a JSON web API for a bookstore, with token authentication."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import config
+from bookstore import auth, books, errors, health, hooks, logs, users
+from bookstore.extensions import db, engine_options, migrate
+from bookstore.web import APIRequest
+
+API = "/api/v1"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+EXPOSED_HEADERS = [
+    "ETag",
+    "Link",
+    "Location",
+    "Retry-After",
+    "X-Request-ID",
+    "X-Total-Count",
+]
+
+
+def create_app(env: str | None = None, **overrides) -> Flask:
+    """Build an app for `env` (default: $BOOKSTORE_ENV, else "development")."""
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.request_class = APIRequest
+    app.config.from_object(config.for_env(env))
+    app.config.update(overrides)
+    config.check(app.config)  # refuses to start on a weak production SECRET_KEY
+    _database(app)
+    logs.configure(app.config["LOG_LEVEL"])
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    errors.register(app)
+    hooks.register(app)
+    app.register_blueprint(auth.bp, url_prefix=f"{API}/auth")
+    app.register_blueprint(users.bp, url_prefix=f"{API}/users")
+    app.register_blueprint(books.bp, url_prefix=f"{API}/books")
+    app.register_blueprint(health.bp)
+    if app.config["CORS_ORIGINS"]:
+        CORS(
+            app,
+            resources={f"{API}/*": {"origins": app.config["CORS_ORIGINS"]}},
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        )
+    if app.config["TRUSTED_PROXY_HOPS"]:
+        hops = app.config["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    return app
+
+
+def _database(app: Flask) -> None:
+    """Default to a SQLite file in the instance folder; set engine options."""
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = Path(app.instance_path) / "bookstore.sqlite3"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config),
+    )

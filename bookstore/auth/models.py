@@ -1,0 +1,44 @@
+"""Users: the accounts that own books and log in."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, validates
+
+from bookstore import clock
+from bookstore.extensions import db
+
+
+def _now() -> datetime:
+    return clock.utcnow()  # looked up at call time, so tests can patch clock.utcnow
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # never leaves the database
+    public_id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4, unique=True)
+    username: Mapped[str] = mapped_column(sa.String(32))
+    # Lower-cased username: the unique key that makes "Alice" and "alice" one account.
+    username_key: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=_now
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=_now, onupdate=_now
+    )
+
+    @validates("username")
+    def _set_username_key(self, key: str, username: str) -> str:
+        self.username_key = username.lower()
+        return username
+
+    def __repr__(self) -> str:
+        return f"<User {self.public_id} {self.username!r}>"

@@ -1,0 +1,18 @@
+"""The one source of the current time; tests patch `utcnow` to move it."""
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return `value` as aware UTC; SQLite hands back naive datetimes stored in UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def isoformat(value: datetime) -> str:
+    """Render a datetime as RFC 3339 UTC with a trailing Z, second precision."""
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")

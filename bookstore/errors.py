@@ -1,0 +1,208 @@
+"""The APIError family and the one renderer: every error leaves as problem+json."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from flask import Flask, Response, g, json
+from marshmallow import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("bookstore.errors")
+
+PROBLEM_MIMETYPE = "application/problem+json"
+
+# API.md's error codes for the statuses Flask and Werkzeug raise themselves.
+HTTP_CODES = {
+    400: "bad_request",
+    401: "missing_token",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    428: "precondition_required",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+# Werkzeug's own descriptions name no library, but they are written for HTML pages;
+# these read better in a JSON API.
+HTTP_DETAILS = {
+    404: "The requested resource was not found.",
+    405: "The method is not allowed for this resource.",
+    413: "The request body is larger than the server accepts.",
+    415: "The request body must be JSON (Content-Type: application/json).",
+    500: "The server failed to handle the request.",
+}
+
+
+class APIError(Exception):
+    """An error the client can act on; rendered as an RFC 9457 problem document."""
+
+    status, code = 400, "bad_request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: dict | None = None,
+        headers: dict | None = None,
+    ):
+        super().__init__(detail)
+        self.detail, self.errors, self.headers = detail, errors, headers or {}
+
+
+class MalformedJSON(APIError):
+    status, code = 400, "malformed_json"
+
+
+class InvalidQuery(APIError):
+    status, code = 400, "invalid_query"
+
+
+class Unauthorized(APIError):
+    """A 401; `challenge` is the RFC 6750 error name for WWW-Authenticate, if any."""
+
+    status, code, challenge = 401, "invalid_credentials", None
+
+
+class Forbidden(APIError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(APIError):
+    status, code = 404, "not_found"
+
+
+class Conflict(APIError):
+    status, code = 409, "conflict"
+
+
+class PreconditionFailed(APIError):
+    status, code = 412, "precondition_failed"
+
+
+class UnsupportedMediaType(APIError):
+    status, code = 415, "unsupported_media_type"
+
+
+class ValidationFailed(APIError):
+    status, code = 422, "validation_error"
+
+
+class RateLimited(APIError):
+    status, code = 429, "rate_limited"
+
+
+class ServiceUnavailable(APIError):
+    status, code = 503, "service_unavailable"
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: dict | None = None,
+    headers: dict | None = None,
+    challenge: str | None = None,
+) -> Response:
+    """Build an application/problem+json response (RFC 9457) with our extensions."""
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "code": code,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    body["request_id"] = g.get("request_id")
+    response = Response(
+        json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE, headers=headers
+    )
+    if status == 401 and "WWW-Authenticate" not in response.headers:
+        response.headers["WWW-Authenticate"] = _bearer_challenge(challenge, detail)
+    return response
+
+
+def _bearer_challenge(error: str | None, description: str) -> str:
+    """RFC 6750 challenge; error= only when the client presented a bad token."""
+    if error is None:
+        return 'Bearer realm="bookstore"'
+    safe = description.replace("\\", "").replace('"', "'")
+    return f'Bearer realm="bookstore", error="{error}", error_description="{safe}"'
+
+
+def _from_api_error(exc: APIError) -> Response:
+    return problem(
+        exc.status,
+        exc.code,
+        exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+        challenge=getattr(exc, "challenge", None),
+    )
+
+
+def _from_validation_error(exc: ValidationError) -> Response:
+    messages = exc.messages
+    if not isinstance(messages, dict):  # a schema-level error with no field
+        messages = {"_schema": messages}
+    return problem(
+        422,
+        "validation_error",
+        "The request body failed validation.",
+        errors=messages,
+    )
+
+
+def _from_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    # Keep Allow (405), Retry-After and the like; drop Werkzeug's Content-Type.
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    detail = HTTP_DETAILS.get(status) or exc.description or HTTPStatus(status).phrase
+    code = HTTP_CODES.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_"))
+    return problem(status, code, detail, headers=headers)
+
+
+def _from_database_down(exc: DBAPIError | PoolTimeout) -> Response:
+    log.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
+    return problem(
+        503,
+        "service_unavailable",
+        "The service is temporarily unavailable; retry shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def _from_unexpected(exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):  # Flask routes these here too
+        return _from_http_exception(exc)
+    if isinstance(exc, RecursionError):  # JSON nested thousands deep
+        return problem(400, "malformed_json", "The request body is not valid JSON.")
+    if _is_database_down(exc):
+        return _from_database_down(exc)
+    log.exception("unhandled exception")
+    return problem(500, "internal_error", HTTP_DETAILS[500])
+
+
+def _is_database_down(exc: BaseException) -> bool:
+    if isinstance(exc, PoolTimeout | OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def register(app: Flask) -> None:
+    """Install the handlers that turn every error into a problem document."""
+    app.register_error_handler(APIError, _from_api_error)
+    app.register_error_handler(ValidationError, _from_validation_error)
+    app.register_error_handler(HTTPException, _from_http_exception)
+    app.register_error_handler(Exception, _from_unexpected)

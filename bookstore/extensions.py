@@ -1,0 +1,64 @@
+"""Unbound extension instances, and the engine settings each database needs."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase
+
+# Deterministic constraint names: Alembic can then drop and compare them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate(compare_type=True, render_as_batch=True)
+
+
+def engine_options(url: str, config) -> dict:
+    """Return SQLAlchemy engine options for `url`: timeouts, pool, reconnects."""
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        # Flask-SQLAlchemy picks the pool for SQLite; a busy timeout stops "database
+        # is locked" errors from surfacing under concurrent writers.
+        return {"connect_args": {"timeout": 15}}
+    options: dict = {
+        "pool_pre_ping": True,  # a connection dropped while idle is replaced, not used
+        "pool_size": config["DB_POOL_SIZE"],
+        "pool_timeout": config["DB_POOL_TIMEOUT"],
+        "pool_recycle": 1800,
+    }
+    if backend == "postgresql":
+        options["connect_args"] = {
+            "connect_timeout": config["DB_CONNECT_TIMEOUT"],
+            "options": f"-c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}",
+            # keepalives notice a peer that vanished without closing the socket
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        }
+    return options
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """Enforce foreign keys and use WAL journaling on every SQLite connection."""
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")  # memory databases answer "memory"
+    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; no fsync per commit
+    cursor.close()

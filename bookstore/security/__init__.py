@@ -1,0 +1,1 @@
+"""Tokens and passwords: the code that decides who a caller is."""

@@ -1,0 +1,75 @@
+"""HTTP helpers shared by the blueprints: strict JSON bodies and cache headers."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from flask import Request, Response, request
+
+from bookstore.errors import MalformedJSON, UnsupportedMediaType
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    # Two parsers reading {"a": 1, "a": 2} differently is how checks get bypassed.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key in JSON object")
+    return result
+
+
+class StrictJSON:
+    """Request-body JSON decoder: exact decimals, no NaN, no duplicate keys."""
+
+    @staticmethod
+    def loads(data: str | bytes) -> object:
+        return json.loads(
+            data,
+            parse_float=Decimal,  # prices never pass through a binary float
+            parse_constant=_reject_constant,
+            object_pairs_hook=_reject_duplicates,
+        )
+
+
+class APIRequest(Request):
+    """Flask's Request with JSON errors that are problems, not HTML pages."""
+
+    @property
+    def json_module(self):
+        return StrictJSON
+
+    @json_module.setter
+    def json_module(self, value) -> None:
+        """Flask assigns app.json here per request; bodies keep the strict decoder."""
+
+    def on_json_loading_failed(self, e: ValueError | None):
+        if e is None:
+            raise UnsupportedMediaType(
+                "The request body must be JSON (Content-Type: application/json)."
+            )
+        raise MalformedJSON("The request body is not valid JSON.")
+
+    def get_json(self, force=False, silent=False, cache=True):
+        try:
+            return super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:  # nested thousands deep; plain Flask answers 500
+            raise MalformedJSON("The request body is nested too deeply.") from None
+
+
+def json_body() -> dict:
+    """Return the request's JSON object; raise 415 if not JSON, 400 if not an object."""
+    body = request.get_json()
+    if not isinstance(body, dict):
+        raise MalformedJSON("The request body must be a JSON object.")
+    return body
+
+
+def no_store(response: Response) -> Response:
+    """Mark a response that carries tokens or secrets as never cacheable."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response

@@ -1,0 +1,212 @@
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import config
+from bookstore import create_app
+
+STRONG_SECRET = "9f0c2b7e4d1a8c3f6e5b0a9d7c2e4f1b3a6d8c0e2f4a6b8d"
+
+
+def test_healthz_answers_ok_without_touching_the_database(make_app):
+    app = make_app(SQLALCHEMY_DATABASE_URI="sqlite:////nonexistent/dir/x.sqlite3")
+
+    response = app.test_client().get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+
+
+def test_every_response_carries_security_headers(client):
+    response = client.get("/healthz")
+
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert "Server" not in response.headers
+
+
+def test_error_responses_carry_security_headers_too(client):
+    response = client.get("/nowhere")
+
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Request-ID"]
+
+
+def test_request_id_is_generated_when_absent(client):
+    first = client.get("/healthz").headers["X-Request-ID"]
+    second = client.get("/healthz").headers["X-Request-ID"]
+
+    assert first and second and first != second
+
+
+def test_sane_client_request_id_is_echoed(client):
+    response = client.get("/healthz", headers={"X-Request-ID": "abc-123.x:y_z"})
+
+    assert response.headers["X-Request-ID"] == "abc-123.x:y_z"
+
+
+@pytest.mark.parametrize(
+    "hostile", ["a" * 129, "has space", "new\\nline", "<script>", "ünïcode"]
+)
+def test_insane_client_request_id_is_replaced(client, hostile):
+    response = client.get("/healthz", headers={"X-Request-ID": hostile})
+
+    assert response.headers["X-Request-ID"] != hostile
+    assert len(response.headers["X-Request-ID"]) == 32
+
+
+def test_request_id_appears_in_error_body(client):
+    response = client.get("/nowhere", headers={"X-Request-ID": "trace-me"})
+
+    assert response.json["request_id"] == "trace-me"
+
+
+def test_one_json_log_line_per_request(client, caplog):
+    caplog.set_level(logging.INFO, logger="bookstore")
+
+    client.get(
+        "/healthz?secret=1",
+        headers={"X-Request-ID": "log-me", "Authorization": "Bearer sekrit"},
+    )
+
+    records = [r for r in caplog.records if r.name == "bookstore.request"]
+    assert len(records) == 1
+    record = records[0]
+    assert (record.method, record.path, record.status) == ("GET", "/healthz", 200)
+    assert record.request_id == "log-me"
+    assert record.duration_ms >= 0
+    assert "sekrit" not in caplog.text and "secret=1" not in caplog.text
+
+
+def test_log_lines_are_json_with_the_request_fields():
+    from bookstore.logs import JSONFormatter
+
+    record = logging.makeLogRecord(
+        {
+            "name": "bookstore.request",
+            "msg": "request",
+            "levelno": 20,
+            "levelname": "INFO",
+            "status": 200,
+            "request_id": "r1",
+        }
+    )
+
+    line = json.loads(JSONFormatter().format(record))
+
+    assert line["msg"] == "request"
+    assert line["status"] == 200 and line["request_id"] == "r1"
+    assert line["level"] == "info"
+
+
+def test_log_level_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("LOG_LEVEL", "warning")
+
+    create_app("testing")
+
+    assert logging.getLogger("bookstore").level == logging.WARNING
+    logging.getLogger("bookstore").setLevel(logging.INFO)
+
+
+def test_cors_is_off_by_default(client):
+    response = client.get("/healthz", headers={"Origin": "https://evil.example"})
+
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_cors_allows_only_configured_origins(make_app):
+    app = make_app(CORS_ORIGINS=["https://shop.example"])
+    client = app.test_client()
+
+    allowed = client.options(
+        "/api/v1/books",
+        headers={
+            "Origin": "https://shop.example",
+            "Access-Control-Request-Method": "GET",
+        },
+    )
+    refused = client.get("/api/v1/books", headers={"Origin": "https://evil.example"})
+
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        (None, "SECRET_KEY is not set"),
+        ("", "SECRET_KEY is not set"),
+        ("short-secret", "too short"),
+        ("change-me", "example value"),
+    ],
+)
+def test_production_refuses_a_weak_secret(monkeypatch, secret, message):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    if secret is not None:
+        monkeypatch.setenv("SECRET_KEY", secret)
+
+    with pytest.raises(config.ConfigError, match=message):
+        create_app("production")
+
+
+def test_production_starts_with_a_strong_secret(monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.sqlite3'}")
+
+    app = create_app("production")
+
+    assert app.config["ENV_NAME"] == "production"
+    response = app.test_client().get("/healthz")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_development_generates_a_random_secret(monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+
+    first, second = create_app("development"), create_app("development")
+
+    assert len(first.config["SECRET_KEY"]) >= 32
+    assert first.config["SECRET_KEY"] != second.config["SECRET_KEY"]
+
+
+def test_unknown_environment_is_refused():
+    with pytest.raises(config.ConfigError, match="BOOKSTORE_ENV"):
+        create_app("staging")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("JWT_ACCESS_TTL", "soon"), ("RATELIMIT_ENABLED", "maybe")]
+)
+def test_malformed_settings_are_refused_by_name(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(config.ConfigError, match=name):
+        create_app("testing")
+
+
+def test_flask_command_exits_non_zero_naming_the_secret(tmp_path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "BOOKSTORE_ENV": "production",
+        "SECRET_KEY": "",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "current"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
