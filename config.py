@@ -21,6 +21,7 @@ EXAMPLE_SECRETS = frozenset(
     }
 )
 MIN_SECRET_BYTES = 32
+OWASP_ARGON2_MEMORY_KIB, OWASP_ARGON2_TIME_COST = 19 * 1024, 2
 
 
 class ConfigError(RuntimeError):
@@ -32,7 +33,9 @@ def _str(name: str, default: str | None = None) -> str | None:
     return default if value is None or value.strip() == "" else value.strip()
 
 
-def _int(name: str, default: int, *, minimum: int = 0) -> int:
+def _int(
+    name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+) -> int:
     raw = _str(name)
     if raw is None:
         return default
@@ -42,6 +45,8 @@ def _int(name: str, default: int, *, minimum: int = 0) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}.") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}.")
     return value
 
 
@@ -84,10 +89,30 @@ class Config:
         self.JWT_ACCESS_TTL = _int("JWT_ACCESS_TTL", 900, minimum=1)
         self.JWT_REFRESH_TTL = _int("JWT_REFRESH_TTL", 1_209_600, minimum=1)
         self.JWT_REFRESH_GRACE = _int("JWT_REFRESH_GRACE", 10)
-        self.JWT_LEEWAY = _int("JWT_LEEWAY", 10)
+        self.JWT_LEEWAY = _int("JWT_LEEWAY", 10, maximum=30)
+        self.JWT_PRIVATE_KEY_FILE = _str("JWT_PRIVATE_KEY_FILE")
+        self.JWT_PREVIOUS_SECRETS = _list("JWT_PREVIOUS_SECRETS")
+        self.JWT_PREVIOUS_PUBLIC_KEY_FILES = _list("JWT_PREVIOUS_PUBLIC_KEY_FILES")
+
+        # argon2id; OWASP's minimum (19 MiB, t=2, p=1) is the default and the floor
+        # in production.
+        self.PASSWORD_HASH_TIME_COST = _int("PASSWORD_HASH_TIME_COST", 2, minimum=1)
+        self.PASSWORD_HASH_MEMORY_KIB = _int(
+            "PASSWORD_HASH_MEMORY_KIB", 19456, minimum=8
+        )
+        self.PASSWORD_HASH_PARALLELISM = _int("PASSWORD_HASH_PARALLELISM", 1, minimum=1)
 
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = _str("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_LOGIN_PER_ADDRESS = _str(
+            "RATELIMIT_LOGIN_PER_ADDRESS", "30/minute"
+        )
+        self.RATELIMIT_LOGIN_PER_USERNAME = _str(
+            "RATELIMIT_LOGIN_PER_USERNAME", "10/minute;50/day"
+        )
+        self.RATELIMIT_REGISTER = _str("RATELIMIT_REGISTER", "20/hour")
+        self.RATELIMIT_REFRESH = _str("RATELIMIT_REFRESH", "60/minute")
+        self.RATELIMIT_HEADERS_ENABLED = True
         self.REDIS_URL = _str("REDIS_URL")
         self.CORS_ORIGINS = _list("CORS_ORIGINS")
         self.TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 0)
@@ -113,6 +138,9 @@ class TestingConfig(Config):
         self.SQLALCHEMY_DATABASE_URI = "sqlite://"
         self.RATELIMIT_ENABLED = False
         self.RATELIMIT_STORAGE_URI = "memory://"
+        # Cheap hashing keeps the suite fast; production refuses these values.
+        self.PASSWORD_HASH_TIME_COST = 1
+        self.PASSWORD_HASH_MEMORY_KIB = 8
 
 
 class ProductionConfig(Config):
@@ -153,4 +181,13 @@ def check(settings) -> None:
     if len(secret.encode()) < MIN_SECRET_BYTES:
         raise ConfigError(
             f"SECRET_KEY is too short: it must be at least {MIN_SECRET_BYTES} bytes."
+        )
+    if (
+        settings["PASSWORD_HASH_MEMORY_KIB"] < OWASP_ARGON2_MEMORY_KIB
+        or settings["PASSWORD_HASH_TIME_COST"] < OWASP_ARGON2_TIME_COST
+    ):
+        raise ConfigError(
+            "PASSWORD_HASH_MEMORY_KIB / PASSWORD_HASH_TIME_COST are below OWASP's "
+            f"argon2id minimum ({OWASP_ARGON2_MEMORY_KIB} KiB, t="
+            f"{OWASP_ARGON2_TIME_COST})."
         )

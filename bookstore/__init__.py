@@ -10,8 +10,8 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
-from bookstore import auth, books, errors, health, hooks, logs, users
-from bookstore.extensions import db, engine_options, migrate
+from bookstore import auth, books, cli, errors, health, hooks, logs, users
+from bookstore.extensions import db, engine_options, limiter, migrate
 from bookstore.web import APIRequest
 
 API = "/api/v1"
@@ -38,12 +38,14 @@ def create_app(env: str | None = None, **overrides) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
+    limiter.init_app(app)
     errors.register(app)
     hooks.register(app)
     app.register_blueprint(auth.bp, url_prefix=f"{API}/auth")
     app.register_blueprint(users.bp, url_prefix=f"{API}/users")
     app.register_blueprint(books.bp, url_prefix=f"{API}/books")
     app.register_blueprint(health.bp)
+    cli.register(app)
     if app.config["CORS_ORIGINS"]:
         CORS(
             app,

@@ -7,6 +7,7 @@ from http import HTTPStatus
 
 from flask import Flask, Response, g, json
 from marshmallow import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -71,6 +72,14 @@ class Unauthorized(APIError):
     """A 401; `challenge` is the RFC 6750 error name for WWW-Authenticate, if any."""
 
     status, code, challenge = 401, "invalid_credentials", None
+
+
+class MissingToken(Unauthorized):
+    code = "missing_token"
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
 
 
 class Forbidden(APIError):
@@ -173,8 +182,8 @@ def _from_http_exception(exc: HTTPException) -> Response:
     return problem(status, code, detail, headers=headers)
 
 
-def _from_database_down(exc: DBAPIError | PoolTimeout) -> Response:
-    log.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
+def _from_database_down(exc: Exception) -> Response:
+    log.error("backend unavailable: %s", type(exc).__name__, exc_info=exc)
     return problem(
         503,
         "service_unavailable",
@@ -195,7 +204,8 @@ def _from_unexpected(exc: Exception) -> Response:
 
 
 def _is_database_down(exc: BaseException) -> bool:
-    if isinstance(exc, PoolTimeout | OperationalError):
+    """The database, or the rate-limit store, cannot be reached."""
+    if isinstance(exc, PoolTimeout | OperationalError | RedisConnectionError):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.engine import make_url
@@ -42,7 +43,8 @@ def engine_options(url: str, config) -> dict:
     if backend == "postgresql":
         options["connect_args"] = {
             "connect_timeout": config["DB_CONNECT_TIMEOUT"],
-            "options": f"-c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}",
+            "options": f"-c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}"
+            " -c timezone=UTC",
             # keepalives notice a peer that vanished without closing the socket
             "keepalives": 1,
             "keepalives_idle": 10,
@@ -62,3 +64,18 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")  # memory databases answer "memory"
     cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; no fsync per commit
     cursor.close()
+
+
+def _client_address() -> str:
+    # request.remote_addr is the socket peer, or the address ProxyFix took from the
+    # configured number of trusted X-Forwarded-For hops, never the header blindly.
+    from flask import request
+
+    return request.remote_addr or "unknown"
+
+
+limiter = Limiter(
+    key_func=_client_address,
+    headers_enabled=True,  # X-RateLimit-* and Retry-After
+    strategy="moving-window",
+)

@@ -42,3 +42,14 @@ def configure(level: str) -> None:
         handler.setFormatter(JSONFormatter())
         handler._bookstore = True
         logger.addHandler(handler)
+
+
+_audit = logging.getLogger("bookstore.audit")
+
+
+def audit(event: str, **fields) -> None:
+    """Log a security event with the request id; never pass passwords or tokens."""
+    from flask import g, has_request_context
+
+    request_id = g.get("request_id") if has_request_context() else None
+    _audit.info(event, extra={"event": event, "request_id": request_id, **fields})

@@ -61,3 +61,77 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def register(client):
+    """Register a user through the API; return its user object."""
+
+    def register(username: str, password: str = PASSWORD, **extra) -> dict:
+        response = client.post(
+            "/api/v1/auth/register",
+            json={"username": username, "password": password, **extra},
+        )
+        assert response.status_code == 201, response.json
+        return response.json
+
+    return register
+
+
+@pytest.fixture
+def login(client):
+    """Log in through the API; return the token pair."""
+
+    def login(username: str, password: str = PASSWORD) -> dict:
+        response = client.post(
+            "/api/v1/auth/login", json={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.json
+        return response.json
+
+    return login
+
+
+def bearer(pair: dict) -> dict:
+    return {"Authorization": f"Bearer {pair['access_token']}"}
+
+
+@pytest.fixture
+def user(register):
+    return register("alice")
+
+
+@pytest.fixture
+def auth_headers(user, login):
+    return bearer(login("alice"))
+
+
+@pytest.fixture
+def other_user(register):
+    return register("mallory")
+
+
+@pytest.fixture
+def other_headers(other_user, login):
+    return bearer(login("mallory"))
+
+
+@pytest.fixture
+def admin(register, app):
+    from bookstore.auth.models import User
+
+    created = register("root-admin")
+    with app.app_context():
+        db.session.execute(
+            sa.update(User).where(User.username == "root-admin").values(is_admin=True)
+        )
+        db.session.commit()
+    return created
+
+
+@pytest.fixture
+def admin_headers(admin, login):
+    return bearer(login("root-admin"))

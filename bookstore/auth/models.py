@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from bookstore import clock
 from bookstore.extensions import db
@@ -42,3 +42,36 @@ class User(db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.public_id} {self.username!r}>"
+
+
+class AuthSession(db.Model):
+    """One login on one device: the unit of revocation and refresh rotation."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (
+        sa.Index("ix_auth_sessions_user_id_expires_at", "user_id", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4, unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=_now
+    )
+    last_used_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=_now
+    )
+    # End of the refresh token's life; slides forward on every rotation.
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(200))
+    # The jti of the one refresh token that may be spent now, and of the one spent
+    # just before it (accepted again only within the grace window: two tabs).
+    refresh_jti: Mapped[str] = mapped_column(sa.String(32))
+    previous_refresh_jti: Mapped[str | None] = mapped_column(sa.String(32))
+    rotated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+    def __repr__(self) -> str:
+        return f"<AuthSession {self.public_id} user={self.user_id}>"

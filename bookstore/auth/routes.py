@@ -1,5 +1,133 @@
-"""Blueprint "auth": register, login, refresh, logout, sessions."""
+"""Blueprint "auth": register, login, refresh, logout, sessions, JWKS."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import dataclasses
+
+from flask import Blueprint, current_app, request, url_for
+
+from bookstore import pagination
+from bookstore.auth import schemas, services
+from bookstore.auth.guards import current_session, current_user, token_required
+from bookstore.errors import InvalidCredentials
+from bookstore.extensions import limiter
+from bookstore.security import tokens
+from bookstore.web import json_body, no_store
 
 bp = Blueprint("auth", __name__)
+
+user_schema = schemas.UserSchema()
+register_schema = schemas.RegisterSchema()
+login_schema = schemas.LoginSchema()
+refresh_schema = schemas.RefreshSchema()
+token_pair_schema = schemas.TokenPairSchema()
+sessions_schema = schemas.SessionSchema(many=True)
+page_args_schema = pagination.PageArgsSchema()
+
+
+def _limit(name: str):
+    return lambda: current_app.config[name]
+
+
+def _login_username() -> str:
+    """Rate-limit key for the username being tried (JSON body or HTTP Basic)."""
+    if request.authorization and request.authorization.type == "basic":
+        name = request.authorization.username
+    else:
+        try:
+            body = request.get_json(silent=True)
+        except Exception:  # the view itself will answer malformed bodies
+            body = None
+        name = body.get("username") if isinstance(body, dict) else None
+    return f"login-user:{str(name or '')[:64].lower()}"
+
+
+def token_response(pair: services.TokenPair):
+    """The login-shaped token body, never cacheable."""
+    response = current_app.json.response(
+        token_pair_schema.dump(dataclasses.asdict(pair))
+    )
+    return no_store(response)
+
+
+@bp.post("/register")
+@limiter.limit(_limit("RATELIMIT_REGISTER"))
+def register():
+    """Create an account; nobody becomes admin here."""
+    fields = register_schema.load(json_body())
+    user = services.register_user(**fields)
+    location = url_for("users.get_user", user_id=user.public_id)
+    return user_schema.dump(user), 201, {"Location": location}
+
+
+@bp.post("/login")
+@limiter.limit(_limit("RATELIMIT_LOGIN_PER_ADDRESS"))
+@limiter.limit(
+    _limit("RATELIMIT_LOGIN_PER_USERNAME"),
+    key_func=_login_username,
+    deduct_when=lambda response: response.status_code == 401,  # failures only
+)
+def login():
+    """Exchange a username and password (JSON or HTTP Basic) for a token pair."""
+    auth = request.authorization
+    if auth is not None and auth.type == "basic":
+        fields = {"username": auth.username or "", "password": auth.password or ""}
+        if not fields["username"] or not fields["password"]:
+            raise InvalidCredentials("The username or password is incorrect.")
+    else:
+        fields = login_schema.load(json_body())
+    user = services.authenticate(fields["username"], fields["password"])
+    pair = services.start_session(user, user_agent=request.user_agent.string)
+    return token_response(pair)
+
+
+@bp.post("/refresh")
+@limiter.limit(_limit("RATELIMIT_REFRESH"))
+def refresh():
+    """Spend a refresh token for a new pair (rotation with reuse detection)."""
+    fields = refresh_schema.load(json_body())
+    return token_response(services.rotate_refresh(fields["refresh_token"]))
+
+
+@bp.post("/logout")
+@token_required
+def logout():
+    """Revoke the caller's session: its access and refresh tokens."""
+    services.revoke_session(current_session(), reason="logout")
+    return "", 204
+
+
+@bp.post("/logout-all")
+@token_required
+def logout_all():
+    """Revoke every session of the caller."""
+    services.revoke_user_sessions(current_user(), reason="logout_all")
+    return "", 204
+
+
+@bp.get("/sessions")
+@token_required
+def list_sessions():
+    """The caller's live sessions (one per login), newest first."""
+    args = pagination.parse_args(page_args_schema)
+    page = pagination.paginate(services.list_sessions(current_user()), **args)
+    for session in page.items:
+        session.current = session.id == current_session().id
+    return pagination.respond(page, sessions_schema.dump)
+
+
+@bp.delete("/sessions/<uuid:session_id>")
+@token_required
+def delete_session(session_id):
+    """Revoke one of the caller's sessions; someone else's is 404."""
+    session = services.get_own_session(current_user(), session_id)
+    services.revoke_session(session, reason="session_revoked")
+    return "", 204
+
+
+@bp.get("/jwks.json")
+def jwks():
+    """Public keys that verify our tokens (RFC 7517); empty when signing with HMAC."""
+    response = current_app.json.response(tokens.keyring().jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

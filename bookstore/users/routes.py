@@ -1,5 +1,42 @@
 """Blueprint "users": the caller's account and the admin's user management."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from bookstore.auth import services as auth_services
+from bookstore.auth.guards import current_user, token_required
+from bookstore.auth.routes import token_response
+from bookstore.auth.schemas import PasswordChangeSchema, UserSchema
+from bookstore.users import services
+from bookstore.web import json_body
 
 bp = Blueprint("users", __name__)
+
+user_schema = UserSchema()
+password_change_schema = PasswordChangeSchema()
+
+
+@bp.get("/me")
+@token_required
+def get_me():
+    """The caller's own user object."""
+    return user_schema.dump(current_user())
+
+
+@bp.put("/me/password")
+@token_required
+def change_password():
+    """Change the caller's password; every session ends and a new pair is issued."""
+    fields = password_change_schema.load(json_body())
+    pair = auth_services.change_password(
+        current_user(), user_agent=request.user_agent.string, **fields
+    )
+    return token_response(pair)
+
+
+@bp.get("/<uuid:user_id>")
+@token_required
+def get_user(user_id):
+    """One user: admins see anyone, others only themselves (else 404)."""
+    return user_schema.dump(services.get_visible_user(current_user(), user_id))

@@ -1,0 +1,67 @@
+"""Route guards: who is calling, and may they."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import g, request
+
+from bookstore.auth import services
+from bookstore.auth.models import AuthSession, User
+from bookstore.errors import Forbidden, MissingToken
+from bookstore.security import tokens
+from bookstore.security.tokens import TokenError
+
+
+def bearer_token() -> str | None:
+    """The access token from `Authorization: Bearer` or the tutorial's header."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        token = token.strip()
+        if not token or " " in token:
+            raise TokenError("The Authorization header is malformed.")
+        return token
+    legacy = request.headers.get("x-access-tokens")  # clients of the original tutorial
+    return legacy.strip() if legacy is not None else None
+
+
+def token_required(view: Callable) -> Callable:
+    """Require a valid access token whose session is alive; set the current user."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        token = bearer_token()
+        if not token:
+            raise MissingToken("This endpoint needs an access token.")
+        claims = tokens.decode(token, tokens.ACCESS)
+        session = services.live_session(claims["sub"], claims["sid"])
+        g.current_session, g.current_user = session, session.user
+        g.user_public_id = claims["sub"]
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def admin_required(view: Callable) -> Callable:
+    """Require an authenticated admin; others get 403."""
+
+    @wraps(view)
+    @token_required
+    def wrapper(*args, **kwargs):
+        if not current_user().is_admin:
+            raise Forbidden("This endpoint is for administrators.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def current_user() -> User:
+    return g.current_user
+
+
+def current_session() -> AuthSession:
+    return g.current_session

@@ -1,0 +1,289 @@
+"""Accounts and login sessions: register, authenticate, rotate, revoke."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from bookstore import clock
+from bookstore.auth.models import AuthSession, User
+from bookstore.errors import Conflict, InvalidCredentials, ValidationFailed
+from bookstore.extensions import db
+from bookstore.logs import audit
+from bookstore.security import passwords, tokens
+from bookstore.security.tokens import TokenError, TokenReused, TokenRevoked
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+    token_type: str = "Bearer"
+
+
+def hasher() -> passwords.Hasher:
+    """This app's password hasher, built once with the configured parameters."""
+    cache = current_app.extensions.setdefault("bookstore", {})
+    if "hasher" not in cache:
+        cfg = current_app.config
+        cache["hasher"] = passwords.Hasher(
+            time_cost=cfg["PASSWORD_HASH_TIME_COST"],
+            memory_kib=cfg["PASSWORD_HASH_MEMORY_KIB"],
+            parallelism=cfg["PASSWORD_HASH_PARALLELISM"],
+        )
+    return cache["hasher"]
+
+
+def check_password_policy(password: str, username: str, field: str) -> None:
+    """Raise ValidationFailed naming `field` when the password breaks the policy."""
+    problems = passwords.policy_errors(password, username)
+    if problems:
+        raise ValidationFailed(
+            "The request body failed validation.", errors={field: problems}
+        )
+
+
+def find_user(username: str) -> User | None:
+    """Return the user with this username (any case), or None."""
+    return db.session.scalar(
+        sa.select(User).where(User.username_key == username.lower())
+    )
+
+
+def register_user(*, username: str, password: str, email: str | None = None) -> User:
+    """Create a non-admin user; raise ValidationFailed (policy) or Conflict (taken)."""
+    check_password_policy(password, username, "password")
+    user = User(username=username, email=email, password_hash=hasher().hash(password))
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the unique username_key is the real guard against races
+        db.session.rollback()
+        raise Conflict("This username is taken.") from None
+    audit("user_registered", user_id=str(user.public_id))
+    return user
+
+
+def authenticate(username: str, password: str) -> User:
+    """Return the active user with these credentials; raise InvalidCredentials.
+
+    An unknown user costs one hash verification too, so neither the answer nor its
+    timing tells whether the username exists.
+    """
+    user = find_user(username)
+    valid = hasher().verify(user.password_hash if user else None, password)
+    if not valid or not user.is_active:
+        audit("login_failed", user_id=str(user.public_id) if user else None)
+        raise InvalidCredentials("The username or password is incorrect.")
+    if hasher().needs_rehash(user.password_hash):  # legacy or outdated parameters
+        user.password_hash = hasher().hash(password)  # committed with the session
+    return user
+
+
+def start_session(user: User, *, user_agent: str | None) -> TokenPair:
+    """Open a login session for `user` (one transaction) and return its first pair."""
+    now = clock.utcnow()
+    # Opportunistic purge: this user's dead sessions go when they log in again.
+    db.session.execute(
+        sa.delete(AuthSession).where(
+            AuthSession.user_id == user.id, AuthSession.expires_at < now
+        )
+    )
+    session = AuthSession(
+        user=user,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + timedelta(seconds=current_app.config["JWT_REFRESH_TTL"]),
+        user_agent=(user_agent or "")[:200] or None,
+        refresh_jti=uuid.uuid4().hex,
+    )
+    db.session.add(session)
+    db.session.commit()
+    audit(
+        "login_succeeded",
+        user_id=str(user.public_id),
+        session_id=str(session.public_id),
+    )
+    return _pair(session, session.refresh_jti, session.expires_at)
+
+
+def _pair(
+    session: AuthSession, refresh_jti: str, refresh_expires: datetime
+) -> TokenPair:
+    cfg, now = current_app.config, clock.utcnow()
+    subject, sid = str(session.user.public_id), str(session.public_id)
+    access_expires = now + timedelta(seconds=cfg["JWT_ACCESS_TTL"])
+    return TokenPair(
+        access_token=tokens.issue(
+            tokens.ACCESS, subject=subject, session_id=sid, expires_at=access_expires
+        ),
+        expires_in=cfg["JWT_ACCESS_TTL"],
+        refresh_token=tokens.issue(
+            tokens.REFRESH,
+            subject=subject,
+            session_id=sid,
+            expires_at=refresh_expires,
+            jti=refresh_jti,
+        ),
+        refresh_expires_in=max(
+            0, int((clock.as_utc(refresh_expires) - now).total_seconds())
+        ),
+    )
+
+
+def live_session(subject: str, session_id: str) -> AuthSession:
+    """Return the live session `session_id` of user `subject`, user loaded with it.
+
+    One indexed query per authenticated request: revocation takes effect at once on
+    every worker and instance. Raise TokenRevoked if the session or user is gone.
+    """
+    try:
+        sid, sub = uuid.UUID(session_id), uuid.UUID(subject)
+    except ValueError:
+        raise TokenError("The token is invalid.") from None
+    session = db.session.scalar(
+        sa.select(AuthSession).where(AuthSession.public_id == sid)
+    )
+    if (
+        session is None
+        or session.revoked_at is not None
+        or session.user.public_id != sub
+        or not session.user.is_active
+        or clock.as_utc(session.expires_at) <= clock.utcnow()
+    ):
+        raise TokenRevoked("The token's session has ended; log in again.")
+    return session
+
+
+def rotate_refresh(refresh_token: str) -> TokenPair:
+    """Spend a refresh token for a new pair, detecting reuse of spent tokens.
+
+    A token spent within JWT_REFRESH_GRACE seconds (two tabs refreshing at once) gets
+    a pair for the session's current refresh token; older spent tokens revoke the
+    whole session (RFC 9700 §4.14.2).
+    """
+    claims = tokens.decode(refresh_token, tokens.REFRESH)
+    session = live_session(claims["sub"], claims["sid"])
+    jti, now = claims["jti"], clock.utcnow()
+    cfg = current_app.config
+    if jti == session.refresh_jti:
+        new_jti = uuid.uuid4().hex
+        expires = now + timedelta(seconds=cfg["JWT_REFRESH_TTL"])
+        # Compare-and-swap: of two concurrent rotations exactly one wins.
+        won = (
+            db.session.execute(
+                sa.update(AuthSession)
+                .where(
+                    AuthSession.id == session.id,
+                    AuthSession.refresh_jti == jti,
+                    AuthSession.revoked_at.is_(None),
+                )
+                .values(
+                    refresh_jti=new_jti,
+                    previous_refresh_jti=jti,
+                    rotated_at=now,
+                    last_used_at=now,
+                    expires_at=expires,
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            == 1
+        )
+        db.session.commit()
+        if won:
+            return _pair(session, new_jti, expires)
+        db.session.refresh(session)
+    if (
+        jti == session.previous_refresh_jti
+        and session.rotated_at is not None
+        and (now - clock.as_utc(session.rotated_at)).total_seconds()
+        <= cfg["JWT_REFRESH_GRACE"]
+    ):
+        return _pair(session, session.refresh_jti, session.expires_at)
+    revoke_session(session, reason="refresh_reuse_detected")
+    raise TokenReused("This refresh token was already used; the session is revoked.")
+
+
+def revoke_session(session: AuthSession, *, reason: str) -> None:
+    """Revoke one session (its access and refresh tokens stop working now)."""
+    db.session.execute(
+        sa.update(AuthSession)
+        .where(AuthSession.id == session.id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=clock.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    audit(
+        reason, user_id=str(session.user.public_id), session_id=str(session.public_id)
+    )
+
+
+def revoke_user_sessions(user: User, *, reason: str, commit: bool = True) -> None:
+    """Revoke every live session of `user`."""
+    db.session.execute(
+        sa.update(AuthSession)
+        .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=clock.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if commit:
+        db.session.commit()
+    audit(reason, user_id=str(user.public_id))
+
+
+def list_sessions(user: User) -> sa.Select:
+    """The statement listing `user`'s live sessions, newest first."""
+    return (
+        sa.select(AuthSession)
+        .where(
+            AuthSession.user_id == user.id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > clock.utcnow(),
+        )
+        .order_by(AuthSession.created_at.desc(), AuthSession.id.desc())
+    )
+
+
+def get_own_session(user: User, session_id: uuid.UUID) -> AuthSession:
+    """Return `user`'s live session `session_id`; another user's is NotFound."""
+    from bookstore.errors import NotFound
+
+    session = db.session.scalar(
+        list_sessions(user).where(AuthSession.public_id == session_id)
+    )
+    if session is None:
+        raise NotFound("Session not found.")
+    return session
+
+
+def change_password(
+    user: User, *, current_password: str, new_password: str, user_agent: str | None
+) -> TokenPair:
+    """Check the current password, set the new one, revoke every session, start one."""
+    if not hasher().verify(user.password_hash, current_password):
+        audit("password_change_failed", user_id=str(user.public_id))
+        raise InvalidCredentials("The current password is incorrect.")
+    check_password_policy(new_password, user.username, "new_password")
+    user.password_hash = hasher().hash(new_password)
+    revoke_user_sessions(user, reason="password_changed", commit=False)
+    return start_session(user, user_agent=user_agent)  # commits both
+
+
+def purge_sessions() -> int:
+    """Delete expired and revoked sessions; return how many went."""
+    now = clock.utcnow()
+    grace = timedelta(seconds=current_app.config["JWT_REFRESH_GRACE"])
+    result = db.session.execute(
+        sa.delete(AuthSession).where(
+            sa.or_(AuthSession.expires_at < now, AuthSession.revoked_at < now - grace)
+        )
+    )
+    db.session.commit()
+    return result.rowcount

@@ -1,0 +1,105 @@
+"""Page/per_page query arguments, the list envelope, Link and X-Total-Count."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from flask import Response, json, request
+from marshmallow import Schema, ValidationError, fields, validate
+
+from bookstore.errors import InvalidQuery
+from bookstore.extensions import db
+
+MAX_PAGE = 10_000_000  # bounds OFFSET long before it could overflow anything
+MAX_PER_PAGE = 100
+
+
+class PageArgsSchema(Schema):
+    """`page` and `per_page`; feature schemas subclass it with their own filters."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(1, MAX_PER_PAGE))
+
+
+def parse_args(schema: Schema) -> dict:
+    """Load the query string with `schema`; malformed → 400 invalid_query."""
+    raw = {}
+    for key in request.args:
+        values = request.args.getlist(key)
+        if len(values) > 1:
+            raise InvalidQuery(
+                "A query parameter was given more than once.",
+                errors={key: ["Give this parameter once."]},
+            )
+        raw[key] = values[0]
+    try:
+        return schema.load(raw)
+    except ValidationError as exc:
+        raise InvalidQuery(
+            "A query parameter is malformed.", errors=exc.messages
+        ) from None
+
+
+@dataclass
+class Page:
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return math.ceil(self.total / self.per_page) if self.total else 0
+
+    def envelope(self, dump: Callable[[list], list]) -> dict:
+        return {
+            "items": dump(self.items),
+            "page": self.page,
+            "per_page": self.per_page,
+            "total": self.total,
+            "pages": self.pages,
+        }
+
+
+def paginate(statement: sa.Select, *, page: int, per_page: int) -> Page:
+    """Run `statement` (already ordered, with a unique tiebreak) for one page."""
+    count = statement.order_by(None).with_only_columns(
+        sa.func.count(), maintain_column_froms=True
+    )
+    total = db.session.scalar(count)
+    items = []
+    if (page - 1) * per_page < total:  # past the end: an empty page, no query
+        items = list(
+            db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page))
+        )
+    return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+def respond(page: Page, dump: Callable[[list], list]) -> Response:
+    """The JSON envelope plus RFC 8288 Link and X-Total-Count headers."""
+    response = Response(json.dumps(page.envelope(dump)), mimetype="application/json")
+    response.headers["X-Total-Count"] = str(page.total)
+    links = _links(page)
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return response
+
+
+def _links(page: Page) -> list[str]:
+    last = max(page.pages, 1)
+    targets = {"first": 1, "last": last}
+    if page.page > 1:
+        targets["prev"] = min(page.page - 1, last)
+    if page.page < page.pages:
+        targets["next"] = page.page + 1
+    args = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
+    links = []
+    for rel in ("first", "prev", "next", "last"):
+        if rel in targets:
+            query = urlencode({**args, "page": targets[rel], "per_page": page.per_page})
+            links.append(f'<{request.base_url}?{query}>; rel="{rel}"')
+    return links

@@ -1,0 +1,189 @@
+"""The JWT service: the only module that imports `jwt`.
+
+Issues and verifies access and refresh tokens. Every token names its signing key in
+the `kid` header; verification looks the key (and its pinned algorithm) up by kid,
+never by anything else the token says about itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from flask import current_app
+
+from bookstore import clock
+from bookstore.errors import Unauthorized
+
+ACCESS, REFRESH = "access", "refresh"
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "type", "sid"]
+HMAC_ALGORITHMS = {"HS256", "HS384", "HS512"}
+ASYMMETRIC_ALGORITHMS = {"EdDSA", "RS256", "ES256"}
+
+
+class TokenError(Unauthorized):
+    """Malformed, forged or otherwise unacceptable token."""
+
+    code = challenge = "invalid_token"
+
+
+class TokenExpired(TokenError):
+    code = "token_expired"
+    challenge = "invalid_token"
+
+
+class TokenRevoked(TokenError):
+    code = "token_revoked"
+    challenge = "invalid_token"
+
+
+class TokenReused(TokenError):
+    code = "token_reused"
+    challenge = "invalid_token"
+
+
+@dataclass(frozen=True)
+class Key:
+    kid: str
+    algorithm: str
+    verify_key: object
+    sign_key: object | None = None  # only the current key signs
+    jwk: dict | None = None  # public JWK, for asymmetric keys
+
+
+class Keyring:
+    """The current signing key plus previous keys that still verify."""
+
+    def __init__(self, config) -> None:
+        algorithm = config["JWT_ALGORITHM"]
+        if algorithm in HMAC_ALGORITHMS:
+            current = _hmac_key(config["SECRET_KEY"], algorithm, signs=True)
+        elif algorithm in ASYMMETRIC_ALGORITHMS:
+            current = _private_key(config["JWT_PRIVATE_KEY_FILE"], algorithm)
+        else:
+            raise ValueError(f"JWT_ALGORITHM {algorithm!r} is not supported.")
+        self.current = current
+        self.keys = {current.kid: current}
+        for secret in config.get("JWT_PREVIOUS_SECRETS") or []:
+            key = _hmac_key(secret, "HS256", signs=False)
+            self.keys.setdefault(key.kid, key)
+        for path in config.get("JWT_PREVIOUS_PUBLIC_KEY_FILES") or []:
+            key = _public_key(path)
+            self.keys.setdefault(key.kid, key)
+
+    def jwks(self) -> dict:
+        """RFC 7517 key set of the public keys (empty when signing with HMAC)."""
+        return {"keys": [key.jwk for key in self.keys.values() if key.jwk]}
+
+
+def _hmac_key(secret: str, algorithm: str, *, signs: bool) -> Key:
+    # The kid is a digest of the secret, so rotating SECRET_KEY changes it by itself.
+    kid = "hs-" + hashlib.sha256(b"bookstore-kid:" + secret.encode()).hexdigest()[:16]
+    return Key(kid, algorithm, secret, secret if signs else None)
+
+
+def _load(path: str) -> bytes:
+    return Path(path).expanduser().read_bytes()
+
+
+def _asymmetric(public_key, algorithm: str, private_key=None) -> Key:
+    jwk = json.loads(
+        jwt.algorithms.get_default_algorithms()[algorithm].to_jwk(public_key)
+    )
+    thumbprint_input = {
+        k: jwk[k] for k in sorted(jwk) if k in ("crv", "e", "kty", "n", "x", "y")
+    }
+    digest = hashlib.sha256(
+        json.dumps(thumbprint_input, separators=(",", ":")).encode()
+    ).digest()
+    kid = jwt.utils.base64url_encode(digest).decode()  # RFC 7638 thumbprint
+    jwk.update(kid=kid, alg=algorithm, use="sig")
+    return Key(kid, algorithm, public_key, private_key, jwk)
+
+
+def _private_key(path: str | None, algorithm: str) -> Key:
+    if not path:
+        raise ValueError(f"JWT_ALGORITHM={algorithm} needs JWT_PRIVATE_KEY_FILE.")
+    private = serialization.load_pem_private_key(_load(path), password=None)
+    return _asymmetric(private.public_key(), algorithm, private)
+
+
+def _public_key(path: str) -> Key:
+    public = serialization.load_pem_public_key(_load(path))
+    name = type(public).__name__
+    algorithm = (
+        "EdDSA" if "Ed25519" in name else "ES256" if "Elliptic" in name else ("RS256")
+    )
+    return _asymmetric(public, algorithm)
+
+
+def keyring() -> Keyring:
+    """This app's keyring, built once (parsing PEM files is not per-request work)."""
+    cache = current_app.extensions.setdefault("bookstore", {})
+    if "keyring" not in cache:
+        cache["keyring"] = Keyring(current_app.config)
+    return cache["keyring"]
+
+
+def issue(
+    token_type: str,
+    *,
+    subject: str,
+    session_id: str,
+    expires_at: datetime,
+    jti: str | None = None,
+) -> str:
+    """Return a signed `token_type` token for `subject` in session `session_id`."""
+    cfg, key = current_app.config, keyring().current
+    now = clock.utcnow()
+    claims = {
+        "iss": cfg["JWT_ISSUER"],
+        "aud": cfg["JWT_AUDIENCE"],
+        "sub": subject,
+        "iat": now,
+        "nbf": now,
+        "exp": expires_at,
+        "jti": jti or uuid.uuid4().hex,
+        "type": token_type,
+        "sid": session_id,
+    }
+    return jwt.encode(
+        claims, key.sign_key, algorithm=key.algorithm, headers={"kid": key.kid}
+    )
+
+
+def decode(token: str, expected_type: str) -> dict:
+    """Verify signature, pinned algorithm and every required claim; raise TokenError."""
+    cfg = current_app.config
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+        key = keyring().keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise TokenError("The token was signed by an unknown key.")
+        claims = jwt.decode(
+            token,
+            key.verify_key,
+            algorithms=[key.algorithm],  # pinned by our keyring, never by the token
+            audience=cfg["JWT_AUDIENCE"],
+            issuer=cfg["JWT_ISSUER"],
+            leeway=cfg["JWT_LEEWAY"],
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenExpired("The token has expired.") from None
+    except jwt.InvalidTokenError:
+        raise TokenError("The token is invalid.") from None
+    if claims["type"] != expected_type:
+        raise TokenError(f"This endpoint needs a token of type {expected_type!r}.")
+    if not all(isinstance(claims[name], str) for name in ("sub", "sid", "jti")):
+        raise TokenError("The token is invalid.")
+    # PyJWT checks exp/nbf against the wall clock; the app's clock must agree too.
+    if claims["exp"] + cfg["JWT_LEEWAY"] < clock.utcnow().timestamp():
+        raise TokenExpired("The token has expired.")
+    return claims
