@@ -95,6 +95,8 @@ def start_session(user: User, *, user_agent: str | None) -> TokenPair:
         sa.delete(AuthSession).where(
             AuthSession.user_id == user.id, AuthSession.expires_at < now
         )
+        # No in-Python evaluation: SQLite hands back naive datetimes.
+        .execution_options(synchronize_session=False)
     )
     session = AuthSession(
         user=user,

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
+from bookstore import pagination
 from bookstore.auth import services as auth_services
-from bookstore.auth.guards import current_user, token_required
+from bookstore.auth.guards import admin_required, current_user, token_required
 from bookstore.auth.routes import token_response
 from bookstore.auth.schemas import PasswordChangeSchema, UserSchema
 from bookstore.users import services
+from bookstore.users.schemas import UserPatchSchema
 from bookstore.web import json_body
 
 bp = Blueprint("users", __name__)
 
 user_schema = UserSchema()
+users_schema = UserSchema(many=True)
+user_patch_schema = UserPatchSchema()
 password_change_schema = PasswordChangeSchema()
+page_args_schema = pagination.PageArgsSchema()
 
 
 @bp.get("/me")
@@ -35,8 +40,33 @@ def change_password():
     return token_response(pair)
 
 
+@bp.get("")
+@admin_required
+def list_users():
+    """Every user, paginated (admins only)."""
+    args = pagination.parse_args(page_args_schema)
+    page = pagination.paginate(services.list_users(), **args)
+    return pagination.respond(page, users_schema.dump)
+
+
 @bp.get("/<uuid:user_id>")
 @token_required
 def get_user(user_id):
     """One user: admins see anyone, others only themselves (else 404)."""
     return user_schema.dump(services.get_visible_user(current_user(), user_id))
+
+
+@bp.patch("/<uuid:user_id>")
+@admin_required
+def update_user(user_id):
+    """Set a user's is_admin / is_active flags (admins only)."""
+    fields = user_patch_schema.load(json_body())
+    return user_schema.dump(services.update_user(current_user(), user_id, **fields))
+
+
+@bp.delete("/<uuid:user_id>")
+@token_required
+def delete_user(user_id):
+    """Delete a user and their books: admins anyone, others only themselves."""
+    services.delete_user(current_user(), user_id)
+    return "", 204
