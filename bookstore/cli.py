@@ -7,6 +7,7 @@ import os
 import click
 from flask import Flask
 
+from bookstore import legacy
 from bookstore.auth import services
 from bookstore.errors import APIError
 from bookstore.extensions import db
@@ -52,3 +53,4 @@ def purge_sessions() -> None:
 def register(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(purge_sessions)
+    app.cli.add_command(legacy.import_legacy)
