@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format clean bench bench-smoke
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,20 @@ run: install
 ## make test: the whole suite (SQLite; PostgreSQL too when TEST_DATABASE_URL is set)
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make bench: Bookstore vs a bare-Flask ceiling vs the tutorial app, SQLite and
+## PostgreSQL, under gunicorn, load from wrk; writes bench/results/latest.{md,json}
+## (BENCH_ARGS="--profile" adds py-spy profiles). Not part of `make test`.
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## make bench-smoke: the same harness in a few seconds, SQLite only (CI runs it)
+bench-smoke: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.run --smoke $(BENCH_ARGS)
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,0 +1,259 @@
+"""Results of a bench run: medians, same-run ratios, targets, Markdown."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+from datetime import UTC, datetime
+
+from bench.load import CONNECTIONS
+from bench.procs import GUNICORN_ENV, ROOT
+
+MIB = "MiB"
+
+
+def _median(runs: list[dict], key: str):
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def _ratio(a, b):
+    """Median over rounds of a[r].rps / b[r].rps (both measured in round r)."""
+    if not a or not b:
+        return None
+    return statistics.median(x["rps"] / y["rps"] for x, y in zip(a, b, strict=False))
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def build(bench, rss: dict, profiles: dict) -> dict:
+    by_key = {sc.key: sc for sc in bench.scenarios}
+    ceiling = by_key["-:bare_ceiling"].runs
+    scenarios = {}
+    for sc in bench.scenarios:
+        row = {
+            "name": sc.name,
+            "db": sc.db,
+            "method": sc.method,
+            "path": sc.path.split("?")[0],
+            "expect": sc.expect,
+        }
+        if sc.skipped:
+            row["skipped"] = sc.skipped
+        else:
+            row.update(
+                rps=_median(sc.runs, "rps"),
+                p50_ms=_median(sc.runs, "p50_ms"),
+                p99_ms=_median(sc.runs, "p99_ms"),
+                cpu_ms_per_req=_median(sc.runs, "cpu_ms_per_req"),
+                ratio_to_ceiling=_ratio(sc.runs, ceiling),
+                unexpected_status=sum(r["unexpected_status"] for r in sc.runs),
+                socket_errors=sum(r["socket_errors"] for r in sc.runs),
+                workers_restarted=any(r["workers_restarted"] for r in sc.runs),
+                rounds=sc.runs,
+            )
+        scenarios[sc.key] = row
+
+    def runs(key):
+        sc = by_key.get(key)
+        return sc.runs if sc and not sc.skipped else None
+
+    def tier(db, books, page):
+        return next(
+            (
+                t["p50_ms"]
+                for t in bench.tiers
+                if (t["db"], t["books"], t["page"]) == (db, books, page)
+            ),
+            None,
+        )
+
+    page1_100, page1_100k = (
+        tier("sqlite", 100, "page 1"),
+        tier("sqlite", 100_000, "page 1"),
+    )
+    bookstore_rss = [
+        v
+        for name, pids in rss.items()
+        if name.startswith("bookstore")
+        for v in pids.values()
+    ]
+    checks = [
+        (
+            "authenticated list ≥ 0.5× bare ceiling",
+            0.5,
+            ">=",
+            _ratio(runs("sqlite:list"), ceiling),
+        ),
+        (
+            "invalid token ≥ 0.9× bare ceiling",
+            0.9,
+            ">=",
+            _ratio(runs("sqlite:invalid_token"), ceiling),
+        ),
+        (
+            "create ≥ 2× tutorial create",
+            2.0,
+            ">=",
+            _ratio(runs("sqlite:create"), runs("tutorial:tutorial_create")),
+        ),
+        (
+            "login ≥ 3× tutorial login (argon2id 19 MiB, t=2, p=1)",
+            3.0,
+            ">=",
+            _ratio(runs("sqlite:login"), runs("tutorial:tutorial_login")),
+        ),
+        (
+            "page 1 at 100,000 books ≤ 1.5× page 1 at 100",
+            1.5,
+            "<=",
+            page1_100k / page1_100 if page1_100 and page1_100k else None,
+        ),
+        (
+            "worker RSS ≤ 70 MiB (largest Bookstore worker)",
+            70.0,
+            "<=",
+            max(bookstore_rss) if bookstore_rss else None,
+        ),
+    ]
+    targets = [
+        {
+            "target": name,
+            "limit": limit,
+            "value": value,
+            "met": None
+            if value is None
+            else (value >= limit if op == ">=" else value <= limit),
+        }
+        for name, limit, op, value in checks
+    ]
+    return {
+        "meta": {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "commit": _commit(),
+            "mode": "smoke" if bench.smoke else "full",
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "loadavg_at_end": os.getloadavg(),
+            "load_generator": "wrk" if bench.wrk else "python (asyncio)",
+            "connections": CONNECTIONS,
+            "rounds": bench.args.rounds,
+            "seconds_per_run": bench.args.seconds,
+            "gunicorn": GUNICORN_ENV,
+            "ratelimit_enabled": False,
+            "log_level": "WARNING (per-request log line not emitted)",
+            "password_hash": "argon2id 19456 KiB, t=2, p=1 (OWASP minimum)",
+            "list_response_bytes": bench.list_bytes,
+            "notes": bench.notes,
+        },
+        "scenarios": scenarios,
+        "targets": targets,
+        "page_latency": bench.tiers,
+        "worker_rss_mib": {
+            name: {str(k): round(v, 1) for k, v in pids.items()}
+            for name, pids in rss.items()
+        },
+        "profiles": profiles,
+    }
+
+
+def _fmt(value, digits=2):
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}"
+
+
+def markdown(results: dict) -> str:
+    meta = results["meta"]
+    loadavg = ", ".join(f"{x:.2f}" for x in meta["loadavg_at_end"])
+    lines = [
+        f"# Bench results ({meta['mode']}, {meta['when']}, commit {meta['commit']})",
+        "",
+        f"{meta['cpus']} CPUs; gunicorn 2 sync workers for every app; "
+        f"{meta['load_generator']} with {meta['connections']} connections; "
+        f"{meta['rounds']} interleaved rounds × {meta['seconds_per_run']} s per "
+        f"scenario (medians shown); rate limiting off; LOG_LEVEL=WARNING; "
+        f"{meta['password_hash']}. Ratios are to the bare-Flask ceiling "
+        f"({meta['list_response_bytes']:,}-byte JSON) measured in the same round. "
+        f"Load average at the end: {loadavg}.",
+        "",
+        "| scenario | db | req/s | p50 ms | p99 ms | CPU ms/req | × ceiling | notes |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in results["scenarios"].values():
+        if "skipped" in row:
+            lines.append(
+                f"| {row['name']} | {row['db']} | – | – | – | – | – | "
+                f"skipped: {row['skipped']} |"
+            )
+            continue
+        notes = []
+        if row["unexpected_status"]:
+            notes.append(f"{row['unexpected_status']} unexpected statuses")
+        if row["socket_errors"]:
+            notes.append(f"{row['socket_errors']} socket errors")
+        if row["workers_restarted"]:
+            notes.append("a worker restarted")
+        lines.append(
+            f"| {row['name']} | {row['db']} | {_fmt(row['rps'], 0)} | "
+            f"{_fmt(row['p50_ms'], 1)} | {_fmt(row['p99_ms'], 1)} | "
+            f"{_fmt(row['cpu_ms_per_req'])} | {_fmt(row['ratio_to_ceiling'])} | "
+            f"{'; '.join(notes)} |"
+        )
+    lines += [
+        "",
+        "## Targets (SQLite, same-run ratios)",
+        "",
+        "| target | value | met |",
+        "|---|---:|---|",
+    ]
+    for t in results["targets"]:
+        met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+        lines.append(f"| {t['target']} | {_fmt(t['value'])} | {met} |")
+    if results["page_latency"]:
+        lines += [
+            "",
+            "## Page latency (sequential requests, per_page=20)",
+            "",
+            "| db | books | page | p50 ms | max ms |",
+            "|---|---:|---|---:|---:|",
+        ]
+        for t in results["page_latency"]:
+            lines.append(
+                f"| {t['db']} | {t['books']:,} | {t['page']} | "
+                f"{_fmt(t['p50_ms'], 1)} | {_fmt(t['max_ms'], 1)} |"
+            )
+    lines += ["", "## Worker RSS after the runs (MiB)", ""]
+    for name, pids in results["worker_rss_mib"].items():
+        lines.append(f"- {name}: {', '.join(f'{v:.1f}' for v in pids.values())}")
+    for name, prof in results["profiles"].items():
+        lines += [
+            "",
+            f"## Profile: {name} ({prof['samples']} py-spy samples)",
+            "",
+            "| self % by package | | inclusive % by function | |",
+            "|---|---:|---|---:|",
+        ]
+        pkgs, funcs = prof["self_by_package"], prof["inclusive_by_function"]
+        for i in range(max(len(pkgs), len(funcs))):
+            p = pkgs[i] if i < len(pkgs) else ("", "")
+            f = funcs[i] if i < len(funcs) else ("", "")
+            lines.append(f"| {p[0]} | {p[1]} | {f[0]} | {f[1]} |")
+    if meta["notes"]:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in meta["notes"]]
+    lines += ["", "Command: `make bench` (`make bench-smoke` for the CI variant).", ""]
+    return "\n".join(lines)
