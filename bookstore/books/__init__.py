@@ -1,6 +1,6 @@
 """Books owned by users."""
 
-from bookstore.books.models import Book
+from bookstore.books.models import Book, IdempotencyKey
 from bookstore.books.routes import bp
 
-__all__ = ["Book", "bp"]
+__all__ = ["Book", "IdempotencyKey", "bp"]

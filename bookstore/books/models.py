@@ -1,14 +1,17 @@
-"""Books: each owned by one user, priced in integer minor units."""
+"""Books, each owned by one user and priced in integer minor units, and the
+idempotency records of `POST /books`."""
 
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from bookstore.auth.models import _now
 from bookstore.extensions import db
@@ -17,6 +20,28 @@ if TYPE_CHECKING:
     from bookstore.auth.models import User
 
 MAX_PRICE_CENTS = 100_000_000  # 1,000,000.00
+TEXT_MAX = 200
+# casefold() can turn one character into up to three ("ΐ"): room for 200 of those.
+KEY_MAX = 3 * TEXT_MAX
+
+
+def fold(text: str) -> str:
+    """The case-insensitive match key of `text`, identical on every database.
+
+    SQLite's lower() folds ASCII only, so the keys are computed here, stored, and
+    indexed; filters and the title/author sorts use them.
+    """
+    return unicodedata.normalize("NFC", text.casefold())
+
+
+def _fold_default(source: str):
+    """Column default for Core inserts that bypass the ORM's validators."""
+
+    def default(context) -> str | None:
+        value = context.get_current_parameters().get(source)
+        return None if value is None else fold(value)
+
+    return default
 
 
 class Book(db.Model):
@@ -27,16 +52,31 @@ class Book(db.Model):
             f"price_cents >= 0 AND price_cents <= {MAX_PRICE_CENTS}",
             name="price_cents_range",
         ),
-        # The default listing: one owner's books, newest first, id as tiebreak.
+        # One index per allowed sort, each ending in the id tiebreak, so page 1 of
+        # any listing is an index range scan (read backwards for "-sort").
         sa.Index("ix_books_owner_id_created_at", "owner_id", "created_at", "id"),
+        sa.Index("ix_books_owner_id_title_key", "owner_id", "title_key", "id"),
+        sa.Index("ix_books_owner_id_author_key", "owner_id", "author_key", "id"),
+        sa.Index("ix_books_owner_id_price_cents", "owner_id", "price_cents", "id"),
+        # The case-insensitive exact publisher filter (author's is the index above).
+        sa.Index("ix_books_owner_id_publisher_key", "owner_id", "publisher_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)  # never leaves the database
     public_id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4, unique=True)
     owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    title: Mapped[str] = mapped_column(sa.String(200))
-    author: Mapped[str] = mapped_column(sa.String(200))
-    publisher: Mapped[str] = mapped_column(sa.String(200))
+    title: Mapped[str] = mapped_column(sa.String(TEXT_MAX))
+    author: Mapped[str] = mapped_column(sa.String(TEXT_MAX))
+    publisher: Mapped[str] = mapped_column(sa.String(TEXT_MAX))
+    title_key: Mapped[str] = mapped_column(
+        sa.String(KEY_MAX), default=_fold_default("title")
+    )
+    author_key: Mapped[str] = mapped_column(
+        sa.String(KEY_MAX), default=_fold_default("author")
+    )
+    publisher_key: Mapped[str] = mapped_column(
+        sa.String(KEY_MAX), default=_fold_default("publisher")
+    )
     # Exact money: integer cents in the database, Decimal in Python, string on the wire.
     price_cents: Mapped[int] = mapped_column(sa.BigInteger)
     isbn: Mapped[str | None] = mapped_column(sa.String(13))
@@ -51,7 +91,19 @@ class Book(db.Model):
 
     owner: Mapped[User] = relationship()  # no back-reference: auth does not know books
 
+    # UPDATE/DELETE ... WHERE id = ? AND version = ?: a stale writer matches no row.
     __mapper_args__ = {"version_id_col": version}
+
+    @validates("title", "author", "publisher")
+    def _set_key(self, name: str, value: str) -> str:
+        setattr(self, f"{name}_key", fold(value))
+        return value
+
+    @property
+    def etag(self) -> str:
+        """Strong entity tag (unquoted): changes whenever the book does."""
+        seed = f"book:v1:{self.public_id}:{self.version}".encode()
+        return hashlib.sha256(seed).hexdigest()[:32]
 
     @property
     def price(self) -> Decimal:
@@ -63,3 +115,32 @@ class Book(db.Model):
 
     def __repr__(self) -> str:
         return f"<Book {self.public_id} {self.title!r}>"
+
+
+class IdempotencyKey(db.Model):
+    """One `Idempotency-Key` a user sent to `POST /books`, and the answer it got.
+
+    Written in the same transaction as the book it created, so another request
+    with the same key sees either nothing or the finished response.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "key"),  # the real guard against doubles
+        sa.Index("ix_idempotency_keys_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(255))
+    fingerprint: Mapped[str] = mapped_column(sa.String(64))  # sha256 of the body
+    status_code: Mapped[int]
+    response_body: Mapped[str] = mapped_column(sa.Text)
+    response_headers: Mapped[str] = mapped_column(sa.Text)  # JSON object
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=_now
+    )
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+    def __repr__(self) -> str:
+        return f"<IdempotencyKey user={self.user_id} {self.key!r}>"

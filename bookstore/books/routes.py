@@ -1,5 +1,131 @@
-"""Blueprint "books": the caller's books."""
+"""Blueprint "books": the caller's books, /books and /books/<id>."""
 
-from flask import Blueprint
+from __future__ import annotations
 
-bp = Blueprint("books", __name__)
+import click
+from flask import Blueprint, Response, json, request, url_for
+
+from bookstore import pagination
+from bookstore.auth.guards import current_user, token_required
+from bookstore.books import idempotency, services
+from bookstore.books.models import Book
+from bookstore.books.schemas import BookQuerySchema, BookSchema
+from bookstore.web import json_body
+
+bp = Blueprint("books", __name__, cli_group="books")
+
+book_schema = BookSchema()
+book_patch_schema = BookSchema(partial=True)
+books_schema = BookSchema(many=True)
+book_query_schema = BookQuerySchema()
+
+
+def _book_response(book: Book, status: int = 200) -> Response:
+    """The book with its ETag; revalidate (no-cache) before reusing a stored copy."""
+    response = Response(
+        json.dumps(book_schema.dump(book)), status, mimetype="application/json"
+    )
+    response.set_etag(book.etag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _if_match():
+    """The If-Match header parsed, or None when the client sent none (optional)."""
+    return request.if_match if "If-Match" in request.headers else None
+
+
+def _render_created(book: Book) -> idempotency.StoredResponse:
+    return idempotency.StoredResponse(
+        status=201,
+        body=json.dumps(book_schema.dump(book)),
+        headers={
+            "Location": url_for(".get_book", book_id=book.public_id),
+            "ETag": f'"{book.etag}"',
+        },
+    )
+
+
+def _send(stored: idempotency.StoredResponse) -> Response:
+    response = Response(stored.body, stored.status, mimetype="application/json")
+    response.headers.update(stored.headers)
+    response.headers["Cache-Control"] = "private, no-cache"
+    if stored.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.post("")
+@token_required
+def create_book():
+    """Add a book to the caller's shelf; an Idempotency-Key makes retries safe."""
+    key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
+    body = json_body()
+    if key is None:
+        book = services.create_book(current_user(), **book_schema.load(body))
+        return _send(_render_created(book))
+    digest = idempotency.fingerprint(body)
+    stored = idempotency.replay(current_user(), key, digest)
+    if stored is None:
+        stored = idempotency.create_once(
+            current_user(),
+            book_schema.load(body),
+            key=key,
+            body_fingerprint=digest,
+            render=_render_created,
+        )
+    return _send(stored)
+
+
+@bp.get("")
+@token_required
+def list_books():
+    """The caller's books (admins: any user's with `owner`), paginated and sorted."""
+    args = pagination.parse_args(book_query_schema)
+    page_args = {"page": args.pop("page"), "per_page": args.pop("per_page")}
+    page = pagination.paginate(services.list_books(current_user(), **args), **page_args)
+    return pagination.respond(page, books_schema.dump)
+
+
+@bp.get("/<uuid:book_id>")
+@token_required
+def get_book(book_id):
+    """One book the caller may see; If-None-Match gives 304."""
+    book = services.get_visible_book(current_user(), book_id)
+    if request.if_none_match.contains_weak(book.etag):
+        response = Response(status=304)
+        response.set_etag(book.etag)
+        return response
+    return _book_response(book)
+
+
+@bp.put("/<uuid:book_id>")
+@token_required
+def replace_book(book_id):
+    """Replace every field of one of the caller's books (If-Match honoured)."""
+    fields = book_schema.load(json_body())
+    book = services.replace_book(current_user(), book_id, fields, if_match=_if_match())
+    return _book_response(book)
+
+
+@bp.patch("/<uuid:book_id>")
+@token_required
+def update_book(book_id):
+    """Change some fields of one of the caller's books (If-Match honoured)."""
+    fields = book_patch_schema.load(json_body())
+    book = services.update_book(current_user(), book_id, fields, if_match=_if_match())
+    return _book_response(book)
+
+
+@bp.delete("/<uuid:book_id>")
+@token_required
+def delete_book(book_id):
+    """Delete one of the caller's books (If-Match honoured)."""
+    services.delete_book(current_user(), book_id, if_match=_if_match())
+    return "", 204
+
+
+@bp.cli.command("purge-idempotency-keys")
+def purge_idempotency_keys():
+    """Delete Idempotency-Key records older than 24 hours."""
+    click.echo(f"Purged {idempotency.purge_expired()} expired idempotency keys.")

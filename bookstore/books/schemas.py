@@ -1,0 +1,126 @@
+"""Wire formats of the books endpoints: the book object and the listing query."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
+
+from bookstore.books.isbn import InvalidISBN, to_isbn13
+from bookstore.books.models import MAX_PRICE_CENTS, TEXT_MAX
+from bookstore.fields import UTCDateTime
+from bookstore.pagination import PageArgsSchema
+
+CENT = Decimal("0.01")
+MAX_PRICE = Decimal(MAX_PRICE_CENTS).scaleb(-2)
+# Prices as strings: plain decimal notation, ASCII digits, nothing else. Decimal()
+# itself would also take " 1 ", "1_000", "1e3", "NaN" and non-ASCII digits.
+_PRICE_TEXT = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?")
+# C0/C1 controls (NUL included: PostgreSQL refuses it in text) and lone surrogates
+# (JSON "\ud800" decodes to one; no database driver can encode it).
+_FORBIDDEN_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+SORT_FIELDS = ("title", "author", "price", "created_at")
+
+
+def parse_price(value: object) -> Decimal:
+    """Return `value` (JSON number or string) as an exact Decimal with 2 places.
+
+    Raises ValidationError for floats, booleans, non-decimal text, values outside
+    0..1,000,000 and more than two decimal places (9.990 is 9.99 and is fine).
+    """
+    if isinstance(value, str) and _PRICE_TEXT.fullmatch(value):
+        amount = Decimal(value)
+    elif isinstance(value, Decimal):  # a JSON number with a fraction or exponent
+        amount = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        amount = Decimal(value)
+    else:  # floats never get here from a request body (parse_float=Decimal)
+        raise ValidationError('Not a valid price: give a number or a string "9.99".')
+    if not amount.is_finite():
+        raise ValidationError("Not a valid price.")
+    # Compare before quantize: Decimal("1e999999999") must not be expanded.
+    if not 0 <= amount <= MAX_PRICE:
+        raise ValidationError(f"Must be between 0 and {MAX_PRICE:.0f}.")
+    cents = amount.quantize(CENT)
+    if cents != amount:
+        raise ValidationError("At most 2 decimal places.")
+    return abs(cents)  # abs: "-0.00" is 0.00
+
+
+class Price(fields.Field):
+    """Money: a JSON number or string in, a string with two places out."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
+        return parse_price(value)
+
+    def _serialize(self, value, attr, obj, **kwargs) -> str | None:
+        return None if value is None else format(value.quantize(CENT), "f")
+
+
+class Text(fields.String):
+    """A string trimmed of surrounding whitespace, with no control characters."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", validate.Length(1, TEXT_MAX))
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if _FORBIDDEN_TEXT.search(text):
+            raise ValidationError("Must not contain control characters.")
+        return text
+
+
+class ISBN(fields.String):
+    """ISBN-10 or -13 (hyphens and spaces allowed) in, ISBN-13 digits out."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return to_isbn13(text)
+        except InvalidISBN as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class BookSchema(Schema):
+    """The book object. POST and PUT load it whole; PATCH with partial=True."""
+
+    id = fields.UUID(attribute="public_id", dump_only=True)
+    title = Text(required=True)
+    author = Text(required=True)
+    publisher = Text(required=True)
+    price = Price(required=True, metadata={"type": "string", "example": "9.99"})
+    isbn = ISBN(
+        allow_none=True, load_default=None, metadata={"example": "9780441013593"}
+    )
+    owner_id = fields.UUID(attribute="owner.public_id", dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+    updated_at = UTCDateTime(dump_only=True)
+
+
+class BookQuerySchema(PageArgsSchema):
+    """`GET /books`: paging, an allowlisted sort, filters, and the admins' `owner`."""
+
+    sort = fields.String(
+        load_default="-created_at",
+        validate=validate.OneOf([*SORT_FIELDS, *(f"-{s}" for s in SORT_FIELDS)]),
+    )
+    author = Text()
+    publisher = Text()
+    q = Text()
+    min_price = Price()
+    max_price = Price()
+    owner = fields.UUID()
+
+    @validates_schema
+    def _price_bounds_in_order(self, data, **kwargs):
+        low, high = data.get("min_price"), data.get("max_price")
+        if low is not None and high is not None and low > high:
+            raise ValidationError("Must not exceed max_price.", "min_price")
