@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 from flask import Blueprint, current_app, request, url_for
 
@@ -11,6 +12,7 @@ from bookstore.auth import schemas, services
 from bookstore.auth.guards import current_session, current_user, token_required
 from bookstore.errors import InvalidCredentials
 from bookstore.extensions import limiter
+from bookstore.logs import audit
 from bookstore.security import tokens
 from bookstore.web import json_body, no_store
 
@@ -29,6 +31,11 @@ def _limit(name: str):
     return lambda: current_app.config[name]
 
 
+def _limit_hit(limit) -> None:
+    """Audit a breach; the 429 itself comes from the limiter."""
+    audit("rate_limit_hit", endpoint=request.endpoint, limit=str(limit.limit))
+
+
 def _login_username() -> str:
     """Rate-limit key for the username being tried (JSON body or HTTP Basic)."""
     if request.authorization and request.authorization.type == "basic":
@@ -39,7 +46,10 @@ def _login_username() -> str:
         except Exception:  # the view itself will answer malformed bodies
             body = None
         name = body.get("username") if isinstance(body, dict) else None
-    return f"login-user:{str(name or '')[:64].lower()}"
+    # Hashed: the store never holds usernames (or passwords typed into the wrong
+    # field), and any string, lone surrogates included, makes a valid key.
+    raw = str(name or "").lower().encode("utf-8", "surrogatepass")
+    return "login-user:" + hashlib.sha256(raw).hexdigest()[:32]
 
 
 def token_response(pair: services.TokenPair):
@@ -51,7 +61,7 @@ def token_response(pair: services.TokenPair):
 
 
 @bp.post("/register")
-@limiter.limit(_limit("RATELIMIT_REGISTER"))
+@limiter.limit(_limit("RATELIMIT_REGISTER"), on_breach=_limit_hit)
 def register():
     """Create an account; nobody becomes admin here."""
     fields = register_schema.load(json_body())
@@ -61,11 +71,12 @@ def register():
 
 
 @bp.post("/login")
-@limiter.limit(_limit("RATELIMIT_LOGIN_PER_ADDRESS"))
+@limiter.limit(_limit("RATELIMIT_LOGIN_PER_ADDRESS"), on_breach=_limit_hit)
 @limiter.limit(
     _limit("RATELIMIT_LOGIN_PER_USERNAME"),
     key_func=_login_username,
     deduct_when=lambda response: response.status_code == 401,  # failures only
+    on_breach=_limit_hit,
 )
 def login():
     """Exchange a username and password (JSON or HTTP Basic) for a token pair."""
@@ -82,7 +93,7 @@ def login():
 
 
 @bp.post("/refresh")
-@limiter.limit(_limit("RATELIMIT_REFRESH"))
+@limiter.limit(_limit("RATELIMIT_REFRESH"), on_breach=_limit_hit)
 def refresh():
     """Spend a refresh token for a new pair (rotation with reuse detection)."""
     fields = refresh_schema.load(json_body())

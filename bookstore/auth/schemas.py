@@ -5,7 +5,11 @@ from __future__ import annotations
 from marshmallow import Schema, fields, pre_load, validate
 
 from bookstore.fields import UTCDateTime
-from bookstore.security.passwords import MAX_PASSWORD, USERNAME_PATTERN
+from bookstore.security.passwords import (
+    MAX_PASSWORD,
+    USERNAME_PATTERN,
+    USERNAME_RULE,
+)
 
 
 class UserSchema(Schema):
@@ -13,7 +17,7 @@ class UserSchema(Schema):
 
     id = fields.UUID(attribute="public_id", dump_only=True)
     username = fields.String(dump_only=True)
-    email = fields.String(dump_only=True)
+    email = fields.String(dump_only=True, allow_none=True)
     is_admin = fields.Boolean(dump_only=True)
     is_active = fields.Boolean(dump_only=True)
     created_at = UTCDateTime(dump_only=True)
@@ -24,7 +28,7 @@ class RegisterSchema(Schema):
         required=True,
         validate=validate.Regexp(
             USERNAME_PATTERN.pattern + r"\Z",
-            error="3-32 characters of letters, digits, '_', '.' and '-'.",
+            error=USERNAME_RULE,
         ),
     )
     # Length and the common-password list are checked by the policy in services.
@@ -71,5 +75,5 @@ class SessionSchema(Schema):
     created_at = UTCDateTime(dump_only=True)
     last_used_at = UTCDateTime(dump_only=True)
     expires_at = UTCDateTime(dump_only=True)
-    user_agent = fields.String(dump_only=True)
+    user_agent = fields.String(dump_only=True, allow_none=True)
     current = fields.Boolean(dump_only=True)  # set by the route on each session

@@ -12,11 +12,13 @@ from sqlalchemy.exc import IntegrityError
 
 from bookstore import clock
 from bookstore.auth.models import AuthSession, User
-from bookstore.errors import Conflict, InvalidCredentials, ValidationFailed
+from bookstore.errors import Conflict, InvalidCredentials, NotFound, ValidationFailed
 from bookstore.extensions import db
 from bookstore.logs import audit
 from bookstore.security import passwords, tokens
 from bookstore.security.tokens import TokenError, TokenReused, TokenRevoked
+
+USERNAME_MAX = 32  # the column's size: a longer name cannot belong to anyone
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,28 @@ def check_password_policy(password: str, username: str, field: str) -> None:
 
 def find_user(username: str) -> User | None:
     """Return the user with this username (any case), or None."""
+    if not _storable(username):
+        return None  # no such user can exist; and NUL would be a 500 on PostgreSQL
     return db.session.scalar(
         sa.select(User).where(User.username_key == username.lower())
     )
 
 
+def _storable(username: str) -> bool:
+    return (
+        len(username) <= USERNAME_MAX
+        and "\x00" not in username
+        and (passwords.is_text(username))
+    )
+
+
 def register_user(*, username: str, password: str, email: str | None = None) -> User:
     """Create a non-admin user; raise ValidationFailed (policy) or Conflict (taken)."""
+    if not passwords.USERNAME_PATTERN.fullmatch(username):  # the CLI skips the schema
+        raise ValidationFailed(
+            "The request body failed validation.",
+            errors={"username": [passwords.USERNAME_RULE]},
+        )
     check_password_policy(password, username, "password")
     user = User(username=username, email=email, password_hash=hasher().hash(password))
     db.session.add(user)
@@ -92,9 +109,8 @@ def start_session(user: User, *, user_agent: str | None) -> TokenPair:
     now = clock.utcnow()
     # Opportunistic purge: this user's dead sessions go when they log in again.
     db.session.execute(
-        sa.delete(AuthSession).where(
-            AuthSession.user_id == user.id, AuthSession.expires_at < now
-        )
+        sa.delete(AuthSession)
+        .where(AuthSession.user_id == user.id, AuthSession.expires_at < now)
         # No in-Python evaluation: SQLite hands back naive datetimes.
         .execution_options(synchronize_session=False)
     )
@@ -103,7 +119,9 @@ def start_session(user: User, *, user_agent: str | None) -> TokenPair:
         created_at=now,
         last_used_at=now,
         expires_at=now + timedelta(seconds=current_app.config["JWT_REFRESH_TTL"]),
-        user_agent=(user_agent or "")[:200] or None,
+        # Printable only: NUL would be a 500 on PostgreSQL, escapes a log hazard.
+        user_agent="".join(c for c in (user_agent or "") if c.isprintable())[:200]
+        or None,
         refresh_jti=uuid.uuid4().hex,
     )
     db.session.add(session)
@@ -135,7 +153,10 @@ def _pair(
             jti=refresh_jti,
         ),
         refresh_expires_in=max(
-            0, int((clock.as_utc(refresh_expires) - now).total_seconds())
+            # round: microseconds elapsed since expires_at was set would make
+            # int() say 1209599 for a fresh 14-day token
+            0,
+            round((clock.as_utc(refresh_expires) - now).total_seconds()),
         ),
     )
 
@@ -201,7 +222,9 @@ def rotate_refresh(refresh_token: str) -> TokenPair:
         db.session.commit()
         if won:
             return _pair(session, new_jti, expires)
-        db.session.refresh(session)
+        db.session.refresh(session)  # a concurrent request rotated or revoked it
+        if session.revoked_at is not None:
+            raise TokenRevoked("The token's session has ended; log in again.")
     if (
         jti == session.previous_refresh_jti
         and session.rotated_at is not None
@@ -255,8 +278,6 @@ def list_sessions(user: User) -> sa.Select:
 
 def get_own_session(user: User, session_id: uuid.UUID) -> AuthSession:
     """Return `user`'s live session `session_id`; another user's is NotFound."""
-    from bookstore.errors import NotFound
-
     session = db.session.scalar(
         list_sessions(user).where(AuthSession.public_id == session_id)
     )

@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from werkzeug.security import check_password_hash
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{3,32}")
+USERNAME_RULE = "3-32 characters of letters, digits, '_', '.' and '-'."
 MIN_PASSWORD, MAX_PASSWORD = 8, 128
 
 
@@ -28,7 +29,7 @@ class Hasher:
 
     def hash(self, password: str) -> str:
         """Return an argon2id hash of `password`."""
-        return self._argon2.hash(password)
+        return self._argon2.hash(_bytes(password))
 
     def verify(self, stored: str | None, password: str) -> bool:
         """True if `password` matches `stored`; stored=None costs the same time."""
@@ -50,9 +51,24 @@ class Hasher:
 
     def _verify_argon2(self, stored: str, password: str) -> bool:
         try:
-            return self._argon2.verify(stored, password)
+            return self._argon2.verify(stored, _bytes(password))
         except (VerificationError, InvalidHashError):
             return False
+
+
+def _bytes(password: str) -> bytes:
+    # JSON may carry lone surrogates ("\ud800"); strict UTF-8 would raise (a 500).
+    # The policy refuses them at registration, so they can only ever fail to match.
+    return password.encode("utf-8", "surrogatepass")
+
+
+def is_text(value: str) -> bool:
+    """True if `value` is valid Unicode text (no lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _verify_legacy(stored: str, password: str) -> bool:
@@ -82,6 +98,8 @@ def common_passwords() -> frozenset[str]:
 
 def policy_errors(password: str, username: str | None) -> list[str]:
     """Return why `password` is unacceptable (NIST 800-63B style); empty if fine."""
+    if not is_text(password):
+        return ["Must be valid Unicode text."]
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         return [f"Length must be between {MIN_PASSWORD} and {MAX_PASSWORD}."]
     if username and password.lower() == username.lower():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -159,7 +160,10 @@ def issue(
 
 
 def decode(token: str, expected_type: str) -> dict:
-    """Verify signature, pinned algorithm and every required claim; raise TokenError."""
+    """Verify signature, pinned algorithm and every required claim; raise TokenError.
+
+    Raise TokenExpired past `exp` (plus leeway); any other defect is TokenError.
+    """
     cfg = current_app.config
     try:
         kid = jwt.get_unverified_header(token).get("kid")
@@ -172,18 +176,36 @@ def decode(token: str, expected_type: str) -> dict:
             algorithms=[key.algorithm],  # pinned by our keyring, never by the token
             audience=cfg["JWT_AUDIENCE"],
             issuer=cfg["JWT_ISSUER"],
-            leeway=cfg["JWT_LEEWAY"],
-            options={"require": REQUIRED_CLAIMS},
+            # Times are checked below against the app's clock (which tests move);
+            # PyJWT would use the wall clock. Presence is still required here.
+            options={
+                "require": REQUIRED_CLAIMS,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
         )
-    except jwt.ExpiredSignatureError:
-        raise TokenExpired("The token has expired.") from None
     except jwt.InvalidTokenError:
         raise TokenError("The token is invalid.") from None
-    if claims["type"] != expected_type:
-        raise TokenError(f"This endpoint needs a token of type {expected_type!r}.")
     if not all(isinstance(claims[name], str) for name in ("sub", "sid", "jti")):
         raise TokenError("The token is invalid.")
-    # PyJWT checks exp/nbf against the wall clock; the app's clock must agree too.
-    if claims["exp"] + cfg["JWT_LEEWAY"] < clock.utcnow().timestamp():
-        raise TokenExpired("The token has expired.")
+    _check_times(claims, clock.utcnow().timestamp(), cfg["JWT_LEEWAY"])
+    if claims["type"] != expected_type:
+        raise TokenError(f"This endpoint needs a token of type {expected_type!r}.")
     return claims
+
+
+def _check_times(claims: dict, now: float, leeway: int) -> None:
+    """Raise TokenExpired after exp, TokenError before nbf/iat or on non-numbers."""
+    times = [claims[name] for name in ("iat", "nbf", "exp")]
+    # bool is an int subclass (JSON true is not a time); NaN compares false to all.
+    if not all(
+        isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t)
+        for t in times
+    ):
+        raise TokenError("The token's time claims are malformed.")
+    iat, nbf, exp = times
+    if nbf > now + leeway or iat > now + leeway:
+        raise TokenError("The token is not valid yet.")
+    if exp + leeway <= now:
+        raise TokenExpired("The token has expired.")

@@ -1,0 +1,88 @@
+import pytest
+import sqlalchemy as sa
+
+from bookstore.extensions import db
+from tests.auth.helpers import API
+
+ME = f"{API}/users/me"
+
+
+def test_users_me_returns_the_caller_without_secrets(client, user, auth_headers):
+    response = client.get(ME, headers=auth_headers)
+
+    assert response.status_code == 200
+    assert response.json == user
+    assert "password" not in response.get_data(as_text=True)
+
+
+def test_no_token_is_missing_token_with_a_bare_bearer_challenge(client):
+    response = client.get(ME)
+
+    assert response.status_code == 401
+    assert response.json["code"] == "missing_token"
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="bookstore"'
+
+
+def test_another_scheme_counts_as_no_token(client, user):
+    response = client.get(ME, headers={"Authorization": "Basic YWxpY2U6cHc="})
+
+    assert response.status_code == 401
+    assert response.json["code"] == "missing_token"
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_bearer_scheme_is_case_insensitive(client, auth_headers, scheme):
+    token = auth_headers["Authorization"].split(" ", 1)[1]
+
+    response = client.get(ME, headers={"Authorization": f"{scheme} {token}"})
+
+    assert response.status_code == 200
+
+
+def test_the_tutorial_header_x_access_tokens_is_accepted(client, auth_headers):
+    token = auth_headers["Authorization"].split(" ", 1)[1]
+
+    response = client.get(ME, headers={"x-access-tokens": token})
+
+    assert response.status_code == 200
+
+
+def test_the_tutorial_header_is_validated_identically(client, user):
+    response = client.get(ME, headers={"x-access-tokens": "not.a.token"})
+
+    assert response.status_code == 401
+    assert response.json["code"] == "invalid_token"
+
+
+@pytest.mark.parametrize(
+    "value", ["Bearer", "Bearer ", "Bearer a b", "Bearer not-a-jwt", "Bearer a.b.c"]
+)
+def test_malformed_bearer_values_are_invalid_token(client, user, value):
+    response = client.get(ME, headers={"Authorization": value})
+
+    assert response.status_code == 401
+    assert response.json["code"] == "invalid_token"
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="bookstore", error="invalid_token"')
+    assert "error_description=" in challenge
+
+
+def test_the_guard_is_one_select_that_also_loads_the_user(app, client, auth_headers):
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.get(ME, headers=auth_headers)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+    assert response.status_code == 200
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1, statements
+    assert "JOIN users" in selects[0]
+    assert "auth_sessions.public_id =" in selects[0]
