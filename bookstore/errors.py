@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import sys
 from http import HTTPStatus
 
 from flask import Flask, Response, g, json
 from marshmallow import ValidationError
-from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
+
+from bookstore.extensions import db
 
 log = logging.getLogger("bookstore.errors")
 
@@ -205,9 +207,16 @@ def _from_unexpected(exc: Exception) -> Response:
 
 def _is_database_down(exc: BaseException) -> bool:
     """The database, or the rate-limit store, cannot be reached."""
-    if isinstance(exc, PoolTimeout | OperationalError | RedisConnectionError):
+    if isinstance(exc, PoolTimeout | OperationalError) or _is_redis_down(exc):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _is_redis_down(exc: BaseException) -> bool:
+    # redis is loaded only when a redis:// store is configured; importing it here
+    # would cost every worker ~4 MiB. Not loaded: the error cannot be redis's.
+    redis_errors = sys.modules.get("redis.exceptions")
+    return redis_errors is not None and isinstance(exc, redis_errors.ConnectionError)
 
 
 def register(app: Flask) -> None:
@@ -216,3 +225,15 @@ def register(app: Flask) -> None:
     app.register_error_handler(ValidationError, _from_validation_error)
     app.register_error_handler(HTTPException, _from_http_exception)
     app.register_error_handler(Exception, _from_unexpected)
+    # Registered after db.init_app, so it runs before Flask-SQLAlchemy's teardown.
+    app.teardown_appcontext(_end_session)
+
+
+def _end_session(exc: BaseException | None) -> None:
+    """Close the request's session; a connection that died after the response was
+    built (its ROLLBACK fails) must not turn that response into a bare 500."""
+    try:
+        db.session.remove()
+    except DBAPIError:
+        log.warning("database connection lost while closing the session")
+        db.session.registry.clear()  # the pool has invalidated the dead connection
