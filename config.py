@@ -21,6 +21,9 @@ EXAMPLE_SECRETS = frozenset(
     }
 )
 MIN_SECRET_BYTES = 32
+# Kept in step with bookstore/security/tokens.py (config imports nothing from the app).
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "RS256", "ES256"})
 OWASP_ARGON2_MEMORY_KIB, OWASP_ARGON2_TIME_COST = 19 * 1024, 2
 
 
@@ -191,3 +194,17 @@ def check(settings) -> None:
             f"argon2id minimum ({OWASP_ARGON2_MEMORY_KIB} KiB, t="
             f"{OWASP_ARGON2_TIME_COST})."
         )
+    algorithm = settings.get("JWT_ALGORITHM")
+    if algorithm not in HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS:
+        raise ConfigError(
+            f"JWT_ALGORITHM {algorithm!r} is not supported; use one of "
+            f"{', '.join(sorted(HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS))}."
+        )
+    key_file = settings.get("JWT_PRIVATE_KEY_FILE")
+    if algorithm in ASYMMETRIC_ALGORITHMS and not key_file:
+        raise ConfigError(
+            f"JWT_ALGORITHM={algorithm} signs with a private key: set "
+            "JWT_PRIVATE_KEY_FILE to its PEM file."
+        )
+    if algorithm in ASYMMETRIC_ALGORITHMS and not os.path.isfile(key_file):
+        raise ConfigError(f"JWT_PRIVATE_KEY_FILE {key_file!r} is not a readable file.")
