@@ -13,7 +13,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 # One gunicorn configuration for every app and every target (the project's own
 # gunicorn.conf.py, pinned by these variables).
@@ -113,16 +112,26 @@ class Server:
                 pass
         return ticks
 
-    def rss_mib(self) -> dict[int, float]:
-        """Resident set size of each worker in MiB."""
-        rss = {}
+    def rss_mib(self) -> dict[int, dict]:
+        """RSS, PSS and USS (private) of each worker in MiB, from smaps_rollup."""
+        memory = {}
         for pid in self.workers():
             try:
-                pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
-                rss[pid] = pages * PAGE_KIB / 1024
-            except (OSError, IndexError):
-                pass
-        return rss
+                text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except OSError:
+                continue
+            kib = {}
+            for line in text.splitlines()[1:]:
+                name, _, rest = line.partition(":")
+                if rest.strip().endswith("kB"):
+                    kib[name] = int(rest.split()[0])
+            memory[pid] = {
+                "rss": kib.get("Rss", 0) / 1024,
+                "pss": kib.get("Pss", 0) / 1024,
+                "uss": (kib.get("Private_Clean", 0) + kib.get("Private_Dirty", 0))
+                / 1024,
+            }
+        return memory
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*)\)$")
 
 
-def record(pids: list[int], seconds: int, outdir: Path, name: str) -> list[Path]:
+def record(pids: list[int], seconds: int, outdir: Path, name: str):
     """Start py-spy on each pid for `seconds`; return the raw (collapsed) files."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     files, threads = [], []
@@ -31,6 +31,8 @@ def record(pids: list[int], seconds: int, outdir: Path, name: str) -> list[Path]
             "--format",
             "raw",
             "--nolineno",
+            "--full-filenames",
+            "--gil",  # CPU in Python; a worker blocked in a syscall is not counted
             "-o",
             str(out),
         ]
@@ -62,9 +64,9 @@ def _module(path: str) -> str:
 
 
 def summarize(files: list[Path], top: int = 18) -> dict:
-    """Self and inclusive sample counts by function and by package."""
+    """Self time by package and function; inclusive time below Flask.wsgi_app."""
     self_fn, incl_fn, self_pkg = (collections.Counter() for _ in range(3))
-    total = 0
+    total = in_app = 0
     for file in files:
         if not file.exists():
             continue
@@ -80,8 +82,12 @@ def summarize(files: list[Path], top: int = 18) -> dict:
             leaf = _FRAME.match(frames[-1])
             self_fn[f"{leaf['func']} ({_module(leaf['file'])})"] += n
             self_pkg[_module(leaf["file"])] += n
+            funcs = [_FRAME.match(f)["func"] for f in frames]
+            if "Flask.wsgi_app" not in funcs:
+                continue  # gunicorn's own work: accept, parse, write, close
+            in_app += n
             seen = set()
-            for frame in frames:
+            for frame in frames[funcs.index("Flask.wsgi_app") + 1 :]:
                 match = _FRAME.match(frame)
                 key = f"{match['func']} ({_module(match['file'])})"
                 if key not in seen:
@@ -93,6 +99,7 @@ def summarize(files: list[Path], top: int = 18) -> dict:
 
     return {
         "samples": total,
+        "in_flask_wsgi_app_pct": round(100 * in_app / total, 1) if total else 0,
         "self_by_package": pct(self_pkg),
         "self_by_function": pct(self_fn),
         "inclusive_by_function": pct(incl_fn),

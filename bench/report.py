@@ -85,7 +85,7 @@ def build(bench, rss: dict, profiles: dict) -> dict:
         tier("sqlite", 100_000, "page 1"),
     )
     bookstore_rss = [
-        v
+        v["rss"]
         for name, pids in rss.items()
         if name.startswith("bookstore")
         for v in pids.values()
@@ -161,8 +161,8 @@ def build(bench, rss: dict, profiles: dict) -> dict:
         "scenarios": scenarios,
         "targets": targets,
         "page_latency": bench.tiers,
-        "worker_rss_mib": {
-            name: {str(k): round(v, 1) for k, v in pids.items()}
+        "worker_memory_mib": {
+            name: [{k: round(v, 1) for k, v in m.items()} for m in pids.values()]
             for name, pids in rss.items()
         },
         "profiles": profiles,
@@ -237,15 +237,25 @@ def markdown(results: dict) -> str:
                 f"| {t['db']} | {t['books']:,} | {t['page']} | "
                 f"{_fmt(t['p50_ms'], 1)} | {_fmt(t['max_ms'], 1)} |"
             )
-    lines += ["", "## Worker RSS after the runs (MiB)", ""]
-    for name, pids in results["worker_rss_mib"].items():
-        lines.append(f"- {name}: {', '.join(f'{v:.1f}' for v in pids.values())}")
+    lines += [
+        "",
+        "## Worker memory after the runs (MiB; RSS counts shared libraries in full)",
+        "",
+        "| app | worker | RSS | PSS | USS (private) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, workers in results["worker_memory_mib"].items():
+        for i, m in enumerate(workers, 1):
+            lines.append(
+                f"| {name} | {i} | {m['rss']:.1f} | {m['pss']:.1f} | {m['uss']:.1f} |"
+            )
     for name, prof in results["profiles"].items():
         lines += [
             "",
-            f"## Profile: {name} ({prof['samples']} py-spy samples)",
+            f"## Profile: {name} ({prof['samples']} py-spy samples holding the GIL, "
+            f"{prof['in_flask_wsgi_app_pct']}% inside Flask.wsgi_app)",
             "",
-            "| self % by package | | inclusive % by function | |",
+            "| self % by package | | inclusive % below wsgi_app | |",
             "|---|---:|---|---:|",
         ]
         pkgs, funcs = prof["self_by_package"], prof["inclusive_by_function"]

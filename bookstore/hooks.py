@@ -39,6 +39,8 @@ def _finish(response: Response) -> Response:
         response.headers.setdefault(name, value)
     if current_app.config["ENV_NAME"] == "production":  # served behind TLS
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if not log.isEnabledFor(logging.INFO):  # don't build the record to drop it
+        return response
     started = g.get("started")
     log.info(
         "request",
