@@ -10,7 +10,7 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
-from bookstore import auth, books, cli, errors, health, hooks, logs, users
+from bookstore import auth, books, cli, errors, health, hooks, logs, openapi, users
 from bookstore.extensions import db, engine_options, limiter, migrate
 from bookstore.web import APIRequest
 
@@ -45,6 +45,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     app.register_blueprint(users.bp, url_prefix=f"{API}/users")
     app.register_blueprint(books.bp, url_prefix=f"{API}/books")
     app.register_blueprint(health.bp)
+    openapi.register(app)
     cli.register(app)
     if app.config["CORS_ORIGINS"]:
         CORS(

@@ -1,3 +1,4 @@
+import flask_migrate
 import pytest
 import sqlalchemy as sa
 
@@ -18,6 +19,7 @@ def database_url(backend, tmp_path_factory):
         app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
         with app.app_context():
             db.create_all()
+            flask_migrate.stamp()  # = head: test_migrations proves they agree
             db.engine.dispose()
         yield url
 
