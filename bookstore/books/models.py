@@ -55,7 +55,11 @@ class Book(db.Model):
         # One index per allowed sort, each ending in the id tiebreak, so page 1 of
         # any listing is an index range scan (read backwards for "-sort").
         sa.Index("ix_books_owner_id_created_at", "owner_id", "created_at", "id"),
-        sa.Index("ix_books_owner_id_title_key", "owner_id", "title_key", "id"),
+        # author_key trails: the `q` filter (title or author) can then count from
+        # this index alone instead of visiting every row of the owner's.
+        sa.Index(
+            "ix_books_owner_id_title_key", "owner_id", "title_key", "id", "author_key"
+        ),
         sa.Index("ix_books_owner_id_author_key", "owner_id", "author_key", "id"),
         sa.Index("ix_books_owner_id_price_cents", "owner_id", "price_cents", "id"),
         # The case-insensitive exact publisher filter (author's is the index above).

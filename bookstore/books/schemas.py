@@ -74,7 +74,9 @@ class Text(fields.String):
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         text = super()._deserialize(value, attr, data, **kwargs).strip()
         if _FORBIDDEN_TEXT.search(text):
-            raise ValidationError("Must not contain control characters.")
+            raise ValidationError(
+                "Must not contain control characters or invalid Unicode."
+            )
         return text
 
 

@@ -1,0 +1,46 @@
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+
+from bookstore import create_app
+from bookstore.extensions import db
+from tests.databases import fresh_database
+
+
+@pytest.fixture
+def empty_database(backend, tmp_path):
+    with fresh_database(backend, tmp_path) as url:
+        yield url
+
+
+def test_0003_fills_the_match_keys_of_existing_books(empty_database):
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database)
+    with app.app_context():
+        flask_migrate.upgrade(revision="0002")
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO users (id, public_id, username, username_key,"
+                    " password_hash, is_admin, is_active, created_at, updated_at)"
+                    " VALUES (1, :uuid, 'old', 'old', 'x', :f, :t, :now, :now)"
+                ),
+                {"uuid": "0" * 32, "f": False, "t": True, "now": "2025-01-01 00:00:00"},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO books (public_id, owner_id, title, author, publisher,"
+                    " price_cents, version, created_at, updated_at)"
+                    " VALUES (:uuid, 1, 'Der Große Gatsby', 'ÉMILE', 'Ace',"
+                    " 100, 1, :now, :now)"
+                ),
+                {"uuid": "1" * 32, "now": "2025-01-01 00:00:00"},
+            )
+
+        flask_migrate.upgrade()
+
+        keys = db.session.execute(
+            sa.text("SELECT title_key, author_key, publisher_key FROM books")
+        ).one()
+        assert tuple(keys) == ("der grosse gatsby", "émile", "ace")
+        db.session.remove()
+        db.engine.dispose()
