@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config
 from bookstore import auth, books, cli, errors, health, hooks, logs, openapi, users
 from bookstore.extensions import db, engine_options, limiter, migrate
-from bookstore.web import APIRequest
+from bookstore.web import APIRequest, NoSessions
 
 API = "/api/v1"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -30,6 +30,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     """Build an app for `env` (default: $BOOKSTORE_ENV, else "development")."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     app.request_class = APIRequest
+    app.session_interface = NoSessions()
     app.config.from_object(config.for_env(env))
     app.config.update(overrides)
     config.check(app.config)  # refuses to start on a weak production SECRET_KEY

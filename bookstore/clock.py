@@ -15,4 +15,5 @@ def as_utc(value: datetime) -> datetime:
 
 def isoformat(value: datetime) -> str:
     """Render a datetime as RFC 3339 UTC with a trailing Z, second precision."""
-    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat() is several times faster than strftime on the serialization path.
+    return as_utc(value).replace(tzinfo=None, microsecond=0).isoformat() + "Z"

@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 
 from flask import Request, Response, request
+from flask.sessions import SessionInterface
 
 from bookstore.errors import MalformedJSON, UnsupportedMediaType
 
@@ -73,3 +74,16 @@ def no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
+
+
+class NoSessions(SessionInterface):
+    """No cookie sessions: the API authenticates every request by token.
+
+    Flask's default interface would parse and sign a cookie session per request.
+    """
+
+    def open_session(self, app, request):
+        return self.null_session_class()
+
+    def save_session(self, app, session, response) -> None:
+        return None
