@@ -27,6 +27,9 @@ _PRICE_TEXT = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?")
 # (JSON "\ud800" decodes to one; no database driver can encode it).
 _FORBIDDEN_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 SORT_FIELDS = ("title", "author", "price", "created_at")
+_TEXT_RULES = (
+    "1-200 characters after trimming surrounding whitespace; no control characters."
+)
 
 
 def parse_price(value: object) -> Decimal:
@@ -95,12 +98,27 @@ class BookSchema(Schema):
     """The book object. POST and PUT load it whole; PATCH with partial=True."""
 
     id = fields.UUID(attribute="public_id", dump_only=True)
-    title = Text(required=True)
-    author = Text(required=True)
-    publisher = Text(required=True)
-    price = Price(required=True, metadata={"type": "string", "example": "9.99"})
+    title = Text(required=True, metadata={"description": _TEXT_RULES})
+    author = Text(required=True, metadata={"description": _TEXT_RULES})
+    publisher = Text(required=True, metadata={"description": _TEXT_RULES})
+    price = Price(
+        required=True,
+        metadata={
+            "type": "string",
+            "example": "9.99",
+            "description": "Exact decimal, 0 to 1000000, at most 2 decimal places; "
+            "a JSON number is accepted too. Always returned as a string.",
+        },
+    )
     isbn = ISBN(
-        allow_none=True, load_default=None, metadata={"example": "9780441013593"}
+        allow_none=True,
+        load_default=None,
+        metadata={
+            "example": "9780441013593",
+            "description": "ISBN-10 or ISBN-13 with a valid check digit (hyphens and "
+            "spaces allowed); stored and returned as 13 digits. Unique per owner. "
+            "Omitted in a PUT: cleared.",
+        },
     )
     owner_id = fields.UUID(attribute="owner.public_id", dump_only=True)
     created_at = UTCDateTime(dump_only=True)
@@ -113,13 +131,31 @@ class BookQuerySchema(PageArgsSchema):
     sort = fields.String(
         load_default="-created_at",
         validate=validate.OneOf([*SORT_FIELDS, *(f"-{s}" for s in SORT_FIELDS)]),
+        metadata={
+            "description": "title, author, price or created_at; '-' for descending. "
+            "Title and author sort case-insensitively; ties are broken by id."
+        },
     )
-    author = Text()
-    publisher = Text()
-    q = Text()
-    min_price = Price()
-    max_price = Price()
-    owner = fields.UUID()
+    author = Text(metadata={"description": "Case-insensitive exact match."})
+    publisher = Text(metadata={"description": "Case-insensitive exact match."})
+    q = Text(
+        metadata={
+            "description": "Case-insensitive substring of the title or the author; "
+            "% and _ are literal characters."
+        }
+    )
+    min_price = Price(
+        metadata={"type": "string", "example": "5.00", "description": "Inclusive."}
+    )
+    max_price = Price(
+        metadata={"type": "string", "example": "20.00", "description": "Inclusive."}
+    )
+    owner = fields.UUID(
+        metadata={
+            "description": "Admins only: list this user's books. Anyone else may "
+            "name only themselves (another id is 403)."
+        }
+    )
 
     @validates_schema
     def _price_bounds_in_order(self, data, **kwargs):
