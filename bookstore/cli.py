@@ -6,6 +6,7 @@ import os
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from bookstore import legacy
 from bookstore.auth import services
@@ -16,6 +17,7 @@ from bookstore.logs import audit
 
 @click.command("create-admin")
 @click.argument("username")
+@with_appcontext  # plain click commands added to app.cli get no app context
 def create_admin(username: str) -> None:
     """Create an admin USERNAME, or promote an existing user to admin.
 
@@ -45,6 +47,7 @@ def create_admin(username: str) -> None:
 
 
 @click.command("purge-sessions")
+@with_appcontext
 def purge_sessions() -> None:
     """Delete expired and revoked login sessions."""
     click.echo(f"Purged {services.purge_sessions()} sessions.")

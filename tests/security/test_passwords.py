@@ -1,0 +1,143 @@
+import hashlib
+import hmac
+
+import pytest
+from argon2 import extract_parameters
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.security import generate_password_hash
+
+from bookstore.security import passwords
+from tests.auth.helpers import API, set_hash, stored_hash
+from tests.conftest import PASSWORD
+
+LOGIN = f"{API}/auth/login"
+
+
+def _login(client, password=PASSWORD):
+    return client.post(LOGIN, json={"username": "alice", "password": password})
+
+
+def test_passwords_are_stored_as_argon2id_with_the_configured_parameters(app, user):
+    params = extract_parameters(stored_hash(app, "alice"))
+
+    assert params.type.name == "ID"
+    assert (params.time_cost, params.memory_cost, params.parallelism) == (1, 8, 1)
+
+
+def test_login_rehashes_when_the_parameters_change(make_app, user, app):
+    before = stored_hash(app, "alice")
+    stronger = make_app(PASSWORD_HASH_TIME_COST=2, PASSWORD_HASH_MEMORY_KIB=64)
+
+    response = _login(stronger.test_client())
+
+    after = extract_parameters(stored_hash(app, "alice"))
+    assert response.status_code == 200
+    assert (after.time_cost, after.memory_cost) == (2, 64)
+    assert stored_hash(app, "alice") != before
+    assert _login(app.test_client()).status_code == 200
+
+
+def test_login_does_not_rehash_when_nothing_changed(app, client, user):
+    before = stored_hash(app, "alice")
+
+    _login(client)
+
+    assert stored_hash(app, "alice") == before
+
+
+def test_a_failed_login_never_rehashes(make_app, user, app):
+    before = stored_hash(app, "alice")
+    stronger = make_app(PASSWORD_HASH_TIME_COST=2)
+
+    _login(stronger.test_client(), "wrong password!")
+
+    assert stored_hash(app, "alice") == before
+
+
+def _tutorial_sha256(password: str) -> str:
+    salt = "Zx8pQ2"
+    digest = hmac.new(salt.encode(), password.encode(), hashlib.sha256).hexdigest()
+    return f"sha256${salt}${digest}"
+
+
+@pytest.mark.parametrize(
+    "legacy",
+    [
+        lambda pw: generate_password_hash(pw, method="pbkdf2:sha256:1000"),
+        lambda pw: generate_password_hash(pw, method="scrypt:1024:8:1"),
+        _tutorial_sha256,
+    ],
+    ids=["pbkdf2", "scrypt", "sha256-salt-hex"],
+)
+def test_legacy_werkzeug_hashes_log_in_and_are_upgraded_to_argon2id(
+    app, client, user, legacy
+):
+    set_hash(app, "alice", legacy(PASSWORD))
+
+    wrong = _login(client, "wrong password!")
+    right = _login(client)
+
+    assert wrong.status_code == 401
+    assert right.status_code == 200
+    assert stored_hash(app, "alice").startswith("$argon2id$")
+    assert _login(client).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "$2b$12$" + "a" * 53,  # bcrypt
+        "$2y$10$tooShort",
+        "$argon2id$v=19$m=8,t=1,p=1$garbage",
+        "$argon2id$",
+        "",
+        "plaintext",
+        "pbkdf2:sha256",
+        "pbkdf2:sha256:abc$salt$hash",
+        "pbkdf2:nosuchhash:1000$salt$hash",
+        "scrypt:x:y:z$salt$hash",
+        "sha256$$",
+        "md5$salt$hash",
+        "$$$$",
+    ],
+)
+def test_garbage_or_foreign_stored_hashes_are_invalid_credentials_not_500(
+    app, client, user, stored
+):
+    set_hash(app, "alice", stored)
+
+    response = _login(client)
+
+    assert response.status_code == 401
+    assert response.json["code"] == "invalid_credentials"
+
+
+def test_the_common_password_list_ships_at_least_10000_entries():
+    common = passwords.common_passwords()
+
+    assert len(common) >= 10_000
+    assert {"123456", "password", "qwerty"} <= common
+    assert all(entry == entry.lower() for entry in common)
+
+
+@settings(max_examples=200, deadline=None)
+@given(password=st.text(max_size=200), username=st.one_of(st.none(), st.text()))
+def test_the_policy_answers_any_text_without_raising(password, username):
+    problems = passwords.policy_errors(password, username)
+
+    acceptable = (
+        8 <= len(password) <= 128
+        and passwords.is_text(password)
+        and (not username or password.lower() != username.lower())
+        and password.lower() not in passwords.common_passwords()
+    )
+    assert (problems == []) == acceptable
+
+
+@settings(max_examples=50, deadline=None)
+@given(password=st.text(max_size=64), stored=st.text(max_size=120))
+def test_verify_never_raises_on_any_stored_value(password, stored):
+    hasher = passwords.Hasher(time_cost=1, memory_kib=8, parallelism=1)
+
+    assert hasher.verify(stored, password) in (True, False)
