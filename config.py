@@ -107,6 +107,8 @@ class Config:
 
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = _str("RATELIMIT_STORAGE_URI", "memory://")
+        # Namespaces the counters when several services share one Redis.
+        self.RATELIMIT_KEY_PREFIX = _str("RATELIMIT_KEY_PREFIX", "bookstore")
         self.RATELIMIT_LOGIN_PER_ADDRESS = _str(
             "RATELIMIT_LOGIN_PER_ADDRESS", "30/minute"
         )

@@ -50,7 +50,7 @@ def gunicorn(tmp_path):
             server.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def redis_url():
     url = os.environ.get("TEST_REDIS_URL")
     if not url:

@@ -10,7 +10,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,3 +178,15 @@ class Gunicorn:
         )
         assert response.status == 200, (response, self.log_tail())
         return response.body
+
+
+def race(n: int, request) -> list[Response]:
+    """Call request(i) from n threads released together; return the answers."""
+    barrier = threading.Barrier(n, timeout=60)
+
+    def run(i: int) -> Response:
+        barrier.wait()
+        return request(i)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(run, range(n), timeout=180))
