@@ -65,12 +65,19 @@ class Page:
         }
 
 
-def paginate(statement: sa.Select, *, page: int, per_page: int) -> Page:
-    """Run `statement` (already ordered, with a unique tiebreak) for one page."""
-    count = statement.order_by(None).with_only_columns(
-        sa.func.count(), maintain_column_froms=True
-    )
-    total = db.session.scalar(count)
+def paginate(
+    statement: sa.Select, *, page: int, per_page: int, total: int | None = None
+) -> Page:
+    """Run `statement` (already ordered, with a unique tiebreak) for one page.
+
+    `total`, when the caller already knows it (a maintained counter), saves the
+    count(*), which is linear in the number of matching rows.
+    """
+    if total is None:
+        count = statement.order_by(None).with_only_columns(
+            sa.func.count(), maintain_column_froms=True
+        )
+        total = db.session.scalar(count)
     items = []
     if (page - 1) * per_page < total:  # past the end: an empty page, no query
         items = list(

@@ -83,7 +83,8 @@ def list_books():
     """The caller's books (admins: any user's with `owner`), paginated and sorted."""
     args = pagination.parse_args(book_query_schema)
     page_args = {"page": args.pop("page"), "per_page": args.pop("per_page")}
-    page = pagination.paginate(services.list_books(current_user(), **args), **page_args)
+    listing = services.list_books(current_user(), **args)
+    page = pagination.paginate(listing.statement, total=listing.total, **page_args)
     return pagination.respond(page, books_schema.dump)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ETags
 
 from bookstore.auth.models import User
-from bookstore.books.models import Book, fold
+from bookstore.books.models import Book, BookCount, fold
 from bookstore.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from bookstore.extensions import db
 
@@ -141,6 +142,14 @@ def _listed_owner(viewer: User, owner: uuid.UUID | None) -> int | None:
     return db.session.scalar(sa.select(User.id).where(User.public_id == owner))
 
 
+@dataclass(frozen=True)
+class Listing:
+    """A listing's ordered statement, and its total when known without counting."""
+
+    statement: sa.Select
+    total: int | None = None
+
+
 def list_books(
     viewer: User,
     *,
@@ -151,30 +160,43 @@ def list_books(
     q: str | None = None,
     min_price: Decimal | None = None,
     max_price: Decimal | None = None,
-) -> sa.Select:
+) -> Listing:
     """The ordered statement for a listing (paginated by the caller).
 
     Raises Forbidden when a non-admin asks for another user's books.
     """
     owner_id = _listed_owner(viewer, owner)
     statement = sa.select(Book).where(Book.owner_id == owner_id)
+    filters = []
     if author is not None:
-        statement = statement.where(Book.author_key == fold(author))
+        filters.append(Book.author_key == fold(author))
     if publisher is not None:
-        statement = statement.where(Book.publisher_key == fold(publisher))
+        filters.append(Book.publisher_key == fold(publisher))
     if q is not None:
         pattern = f"%{_escape_like(fold(q))}%"
-        statement = statement.where(
+        filters.append(
             sa.or_(
                 Book.title_key.like(pattern, escape="\\"),
                 Book.author_key.like(pattern, escape="\\"),
             )
         )
     if min_price is not None:
-        statement = statement.where(Book.price_cents >= int(min_price.scaleb(2)))
+        filters.append(Book.price_cents >= int(min_price.scaleb(2)))
     if max_price is not None:
-        statement = statement.where(Book.price_cents <= int(max_price.scaleb(2)))
+        filters.append(Book.price_cents <= int(max_price.scaleb(2)))
     column = SORT_COLUMNS[sort.removeprefix("-")]
     if sort.startswith("-"):  # the id tiebreak runs in the same direction
-        return statement.order_by(column.desc(), Book.id.desc())
-    return statement.order_by(column.asc(), Book.id.asc())
+        order = (column.desc(), Book.id.desc())
+    else:
+        order = (column.asc(), Book.id.asc())
+    statement = statement.where(*filters).order_by(*order)
+    # Unfiltered: the trigger-kept counter, not a count(*) linear in the shelf.
+    total = None if filters else _book_count(owner_id)
+    return Listing(statement, total)
+
+
+def _book_count(owner_id: int | None) -> int:
+    count = db.session.scalar(
+        sa.select(BookCount.books).where(BookCount.owner_id == owner_id)
+    )
+    return count or 0

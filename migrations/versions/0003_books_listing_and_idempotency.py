@@ -1,4 +1,4 @@
-"""Book match keys and listing indexes; idempotency keys for POST /books.
+"""Book match keys, listing indexes and per-owner counts; idempotency keys.
 
 Revision ID: 0003
 Revises: 0002
@@ -43,6 +43,66 @@ def _backfill_keys():
         connection.execute(update, batch)
 
 
+# A frozen copy of bookstore.books.models.COUNT_TRIGGERS.
+COUNT_TRIGGERS = {
+    'sqlite': [
+        """CREATE TRIGGER book_counts_insert AFTER INSERT ON books BEGIN
+            INSERT INTO book_counts (owner_id, books) VALUES (NEW.owner_id, 1)
+            ON CONFLICT (owner_id) DO UPDATE SET books = books + 1;
+        END""",
+        """CREATE TRIGGER book_counts_delete AFTER DELETE ON books BEGIN
+            UPDATE book_counts SET books = books - 1 WHERE owner_id = OLD.owner_id;
+        END""",
+        """CREATE TRIGGER book_counts_move AFTER UPDATE OF owner_id ON books
+        WHEN NEW.owner_id IS NOT OLD.owner_id BEGIN
+            UPDATE book_counts SET books = books - 1 WHERE owner_id = OLD.owner_id;
+            INSERT INTO book_counts (owner_id, books) VALUES (NEW.owner_id, 1)
+            ON CONFLICT (owner_id) DO UPDATE SET books = books + 1;
+        END""",
+    ],
+    'postgresql': [
+        """CREATE OR REPLACE FUNCTION book_counts_add() RETURNS trigger
+        LANGUAGE plpgsql AS $$ BEGIN
+            INSERT INTO book_counts AS c (owner_id, books)
+            SELECT owner_id, count(*) FROM new_books GROUP BY owner_id
+            ON CONFLICT (owner_id) DO UPDATE SET books = c.books + EXCLUDED.books;
+            RETURN NULL;
+        END $$""",
+        """CREATE OR REPLACE FUNCTION book_counts_remove() RETURNS trigger
+        LANGUAGE plpgsql AS $$ BEGIN
+            UPDATE book_counts AS c SET books = c.books - gone.n
+            FROM (SELECT owner_id, count(*) AS n FROM old_books GROUP BY owner_id)
+                AS gone
+            WHERE c.owner_id = gone.owner_id;
+            RETURN NULL;
+        END $$""",
+        """CREATE OR REPLACE FUNCTION book_counts_move() RETURNS trigger
+        LANGUAGE plpgsql AS $$ BEGIN
+            UPDATE book_counts SET books = books - 1 WHERE owner_id = OLD.owner_id;
+            INSERT INTO book_counts AS c (owner_id, books) VALUES (NEW.owner_id, 1)
+            ON CONFLICT (owner_id) DO UPDATE SET books = c.books + 1;
+            RETURN NULL;
+        END $$""",
+        """CREATE TRIGGER book_counts_insert AFTER INSERT ON books
+        REFERENCING NEW TABLE AS new_books
+        FOR EACH STATEMENT EXECUTE FUNCTION book_counts_add()""",
+        """CREATE TRIGGER book_counts_delete AFTER DELETE ON books
+        REFERENCING OLD TABLE AS old_books
+        FOR EACH STATEMENT EXECUTE FUNCTION book_counts_remove()""",
+        """CREATE TRIGGER book_counts_move AFTER UPDATE OF owner_id ON books
+        FOR EACH ROW WHEN (OLD.owner_id IS DISTINCT FROM NEW.owner_id)
+        EXECUTE FUNCTION book_counts_move()""",
+    ],
+}
+DROP_TRIGGERS = {
+    'sqlite': [f'DROP TRIGGER IF EXISTS book_counts_{t}' for t in ('insert', 'delete', 'move')],
+    'postgresql': [
+        *(f'DROP TRIGGER IF EXISTS book_counts_{t} ON books' for t in ('insert', 'delete', 'move')),
+        *(f'DROP FUNCTION IF EXISTS book_counts_{f}()' for f in ('add', 'remove', 'move')),
+    ],
+}
+
+
 def upgrade():
     op.create_table('idempotency_keys',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -76,8 +136,28 @@ def upgrade():
         batch_op.create_index('ix_books_owner_id_publisher_key', ['owner_id', 'publisher_key'], unique=False)
         batch_op.create_index('ix_books_owner_id_title_key', ['owner_id', 'title_key', 'id', 'author_key'], unique=False)
 
+    # Per-owner book counts for the unfiltered listing's total, kept by triggers.
+    # (After the batch operations above: on SQLite they rebuild the books table,
+    # which would drop triggers created earlier.)
+    op.create_table('book_counts',
+    sa.Column('owner_id', sa.Integer(), nullable=False),
+    sa.Column('books', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_book_counts_owner_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('owner_id', name=op.f('pk_book_counts'))
+    )
+    op.execute(
+        'INSERT INTO book_counts (owner_id, books)'
+        ' SELECT owner_id, count(*) FROM books GROUP BY owner_id'
+    )
+    for statement in COUNT_TRIGGERS.get(op.get_bind().dialect.name, []):
+        op.execute(statement)
+
 
 def downgrade():
+    for statement in DROP_TRIGGERS.get(op.get_bind().dialect.name, []):
+        op.execute(statement)
+    op.drop_table('book_counts')
+
     with op.batch_alter_table('books', schema=None) as batch_op:
         batch_op.drop_index('ix_books_owner_id_title_key')
         batch_op.drop_index('ix_books_owner_id_publisher_key')

@@ -42,5 +42,34 @@ def test_0003_fills_the_match_keys_of_existing_books(empty_database):
             sa.text("SELECT title_key, author_key, publisher_key FROM books")
         ).one()
         assert tuple(keys) == ("der grosse gatsby", "émile", "ace")
+        # The counter is backfilled, and the triggers survive the whole chain of
+        # revisions (a later batch rebuild of `books` on SQLite would drop them).
+        assert db.session.scalar(sa.text("SELECT books FROM book_counts")) == 1
+        db.session.execute(
+            sa.text(
+                "INSERT INTO books (public_id, owner_id, title, author, publisher,"
+                " title_key, author_key, publisher_key, price_cents, version,"
+                " created_at, updated_at) VALUES (:uuid, 1, 't', 'a', 'p', 't', 'a',"
+                " 'p', 1, 1, :now, :now)"
+            ),
+            {"uuid": "2" * 32, "now": "2025-01-01 00:00:00"},
+        )
+        db.session.execute(
+            sa.text("DELETE FROM books WHERE title = 'Der Große Gatsby'")
+        )
+        db.session.execute(
+            sa.text(
+                "INSERT INTO users (id, public_id, username,"
+                " username_key, password_hash, is_admin, is_active, created_at,"
+                " updated_at) VALUES (2, :uuid, 'new', 'new', 'x', :f, :t, :now, :now)"
+            ),
+            {"uuid": "3" * 32, "f": False, "t": True, "now": "2025-01-01 00:00:00"},
+        )
+        db.session.execute(sa.text("UPDATE books SET owner_id = 2"))
+        counts = db.session.execute(
+            sa.text("SELECT owner_id, books FROM book_counts ORDER BY owner_id")
+        ).all()
+        assert [tuple(row) for row in counts] == [(1, 0), (2, 1)]
+        db.session.rollback()
         db.session.remove()
         db.engine.dispose()

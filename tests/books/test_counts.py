@@ -1,0 +1,102 @@
+import sqlalchemy as sa
+
+from bookstore.auth.models import User
+from bookstore.books.models import Book, BookCount
+from bookstore.extensions import db
+from tests.books.conftest import BOOKS, book_body
+
+
+def _counts(app) -> dict[str, tuple[int, int]]:
+    """username -> (counter, actual count(*)) for every user."""
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(
+                User.username,
+                sa.select(BookCount.books)
+                .where(BookCount.owner_id == User.id)
+                .scalar_subquery(),
+                sa.select(sa.func.count())
+                .select_from(Book)
+                .where(Book.owner_id == User.id)
+                .scalar_subquery(),
+            )
+        ).all()
+        return {name: (counter or 0, actual) for name, counter, actual in rows}
+
+
+def test_the_counter_follows_creates_and_deletes_through_the_api(
+    app, client, auth_headers, other_headers
+):
+    ids = [
+        client.post(BOOKS, json=book_body(), headers=auth_headers).json["id"]
+        for _ in range(3)
+    ]
+    client.post(BOOKS, json=book_body(), headers=other_headers)
+    client.delete(f"{BOOKS}/{ids[0]}", headers=auth_headers)
+
+    listed = client.get(BOOKS, headers=auth_headers)
+
+    assert _counts(app) == {"alice": (2, 2), "mallory": (1, 1)}
+    assert listed.json["total"] == 2
+    assert listed.headers["X-Total-Count"] == "2"
+
+
+def test_the_counter_follows_bulk_inserts_deletes_and_owner_moves(
+    app, user, other_user
+):
+    with app.app_context():
+        alice, mallory = (
+            db.session.scalar(sa.select(User.id).where(User.username == name))
+            for name in ("alice", "mallory")
+        )
+        rows = [
+            {
+                "owner_id": alice,
+                "title": f"t{i}",
+                "author": "a",
+                "publisher": "p",
+                "price_cents": i,
+            }
+            for i in range(2500)
+        ]
+        db.session.execute(sa.insert(Book), rows)
+        db.session.execute(
+            sa.delete(Book).where(Book.owner_id == alice, Book.price_cents < 500)
+        )
+        db.session.execute(
+            sa.update(Book)
+            .where(Book.owner_id == alice, Book.price_cents >= 2400)
+            .values(owner_id=mallory)
+        )
+        db.session.commit()
+
+    assert _counts(app) == {"alice": (1900, 1900), "mallory": (100, 100)}
+
+
+def test_a_deleted_users_counter_goes_with_them(app, client, auth_headers):
+    client.post(BOOKS, json=book_body(), headers=auth_headers)
+
+    with app.app_context():
+        db.session.execute(sa.delete(User))
+        db.session.commit()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(BookCount)) == 0
+
+
+def test_a_failed_create_leaves_the_counter_alone(app, client, auth_headers):
+    client.post(BOOKS, json=book_body(isbn="9780441013593"), headers=auth_headers)
+
+    conflict = client.post(
+        BOOKS, json=book_body(isbn="9780441013593"), headers=auth_headers
+    )
+
+    assert conflict.status_code == 409
+    assert _counts(app)["alice"] == (1, 1)
+
+
+def test_filtered_listings_count_their_matches(client, auth_headers):
+    for author in ("A", "A", "B"):
+        client.post(BOOKS, json=book_body(author=author), headers=auth_headers)
+
+    response = client.get(f"{BOOKS}?author=a", headers=auth_headers)
+
+    assert response.json["total"] == 2
