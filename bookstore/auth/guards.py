@@ -8,7 +8,7 @@ from functools import wraps
 from flask import g, request
 
 from bookstore.auth import services
-from bookstore.auth.models import AuthSession, User
+from bookstore.auth.models import User
 from bookstore.errors import Forbidden, MissingToken
 from bookstore.security import tokens
 from bookstore.security.tokens import TokenError
@@ -38,7 +38,7 @@ def token_required(view: Callable) -> Callable:
         if not token:
             raise MissingToken("This endpoint needs an access token.")
         claims = tokens.decode(token, tokens.ACCESS)
-        session = services.live_session(claims["sub"], claims["sid"])
+        session = services.authenticated_session(claims["sub"], claims["sid"])
         g.current_session, g.current_user = session, session.user
         g.user_public_id = claims["sub"]
         return view(*args, **kwargs)
@@ -63,5 +63,5 @@ def current_user() -> User:
     return g.current_user
 
 
-def current_session() -> AuthSession:
+def current_session() -> services.SessionRef:
     return g.current_session

@@ -161,16 +161,52 @@ def _pair(
     )
 
 
-def live_session(subject: str, session_id: str) -> AuthSession:
-    """Return the live session `session_id` of user `subject`, user loaded with it.
+@dataclass(frozen=True)
+class SessionRef:
+    """The caller's session as the guard saw it: enough to revoke or compare it."""
 
-    One indexed query per authenticated request: revocation takes effect at once on
-    every worker and instance. Raise TokenRevoked if the session or user is gone.
-    """
+    id: int
+    public_id: uuid.UUID
+    user: User
+
+
+def _token_ids(subject: str, session_id: str) -> tuple[uuid.UUID, uuid.UUID]:
     try:
-        sid, sub = uuid.UUID(session_id), uuid.UUID(subject)
+        return uuid.UUID(subject), uuid.UUID(session_id)
     except ValueError:
         raise TokenError("The token is invalid.") from None
+
+
+def authenticated_session(subject: str, session_id: str) -> SessionRef:
+    """The guard's check: the access token's session is alive and its user active.
+
+    One indexed query per authenticated request (unique auth_sessions.public_id,
+    joined to users), loading the user as the only ORM object: revocation takes
+    effect at once on every worker and instance. Raise TokenRevoked otherwise.
+    """
+    sub, sid = _token_ids(subject, session_id)
+    row = db.session.execute(
+        sa.select(User, AuthSession.id, AuthSession.expires_at)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(
+            AuthSession.public_id == sid,
+            AuthSession.revoked_at.is_(None),
+            User.public_id == sub,
+            User.is_active.is_(True),
+        )
+    ).first()
+    if row is None or clock.as_utc(row.expires_at) <= clock.utcnow():
+        raise TokenRevoked("The token's session has ended; log in again.")
+    return SessionRef(id=row.id, public_id=sid, user=row.User)
+
+
+def live_session(subject: str, session_id: str) -> AuthSession:
+    """Return the live session `session_id` of user `subject` as an ORM object.
+
+    The refresh path needs the rotation state; raise TokenRevoked if the session or
+    user is gone.
+    """
+    sub, sid = _token_ids(subject, session_id)
     session = db.session.scalar(
         sa.select(AuthSession).where(AuthSession.public_id == sid)
     )
@@ -236,7 +272,7 @@ def rotate_refresh(refresh_token: str) -> TokenPair:
     raise TokenReused("This refresh token was already used; the session is revoked.")
 
 
-def revoke_session(session: AuthSession, *, reason: str) -> None:
+def revoke_session(session: AuthSession | SessionRef, *, reason: str) -> None:
     """Revoke one session (its access and refresh tokens stop working now)."""
     db.session.execute(
         sa.update(AuthSession)

@@ -23,6 +23,7 @@ from bookstore import clock
 from bookstore.errors import Unauthorized
 
 ACCESS, REFRESH = "access", "refresh"
+VERIFIED_CACHE_SIZE = 1024
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "type", "sid"]
 HMAC_ALGORITHMS = {"HS256", "HS384", "HS512"}
 ASYMMETRIC_ALGORITHMS = {"EdDSA", "RS256", "ES256"}
@@ -77,6 +78,12 @@ class Keyring:
         for path in config.get("JWT_PREVIOUS_PUBLIC_KEY_FILES") or []:
             key = _public_key(path)
             self.keys.setdefault(key.kid, key)
+        # Token string -> claims whose signature, algorithm, iss, aud and presence
+        # checks passed. A client sends the same access token for 15 minutes, so
+        # this skips re-parsing and re-verifying it; times, type and the session are
+        # still checked on every request. Exact strings only: another spelling of a
+        # token is a miss and is verified in full.
+        self.verified: dict[str, dict] = {}
 
     def jwks(self) -> dict:
         """RFC 7517 key set of the public keys (empty when signing with HMAC)."""
@@ -165,6 +172,21 @@ def decode(token: str, expected_type: str) -> dict:
     Raise TokenExpired past `exp` (plus leeway); any other defect is TokenError.
     """
     cfg = current_app.config
+    cache = keyring().verified
+    claims = cache.get(token)
+    if claims is None:
+        claims = _verify(token, cfg)
+        if len(cache) >= VERIFIED_CACHE_SIZE:
+            cache.clear()  # crude but bounded; refilled by the live tokens
+        cache[token] = claims
+    _check_times(claims, clock.utcnow().timestamp(), cfg["JWT_LEEWAY"])
+    if claims["type"] != expected_type:
+        raise TokenError(f"This endpoint needs a token of type {expected_type!r}.")
+    return dict(claims)  # callers get a copy; the cached claims stay untouched
+
+
+def _verify(token: str, cfg) -> dict:
+    """Signature with the kid's pinned algorithm, iss, aud, claim presence/types."""
     try:
         kid = jwt.get_unverified_header(token).get("kid")
         key = keyring().keys.get(kid) if isinstance(kid, str) else None
@@ -176,7 +198,7 @@ def decode(token: str, expected_type: str) -> dict:
             algorithms=[key.algorithm],  # pinned by our keyring, never by the token
             audience=cfg["JWT_AUDIENCE"],
             issuer=cfg["JWT_ISSUER"],
-            # Times are checked below against the app's clock (which tests move);
+            # Times are checked by decode() against the app's clock (tests move it);
             # PyJWT would use the wall clock. Presence is still required here.
             options={
                 "require": REQUIRED_CLAIMS,
@@ -189,9 +211,6 @@ def decode(token: str, expected_type: str) -> dict:
         raise TokenError("The token is invalid.") from None
     if not all(isinstance(claims[name], str) for name in ("sub", "sid", "jti")):
         raise TokenError("The token is invalid.")
-    _check_times(claims, clock.utcnow().timestamp(), cfg["JWT_LEEWAY"])
-    if claims["type"] != expected_type:
-        raise TokenError(f"This endpoint needs a token of type {expected_type!r}.")
     return claims
 
 

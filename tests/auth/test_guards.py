@@ -2,7 +2,8 @@ import pytest
 import sqlalchemy as sa
 
 from bookstore.extensions import db
-from tests.auth.helpers import API
+from tests.auth.helpers import API, move_clock
+from tests.conftest import bearer
 
 ME = f"{API}/users/me"
 
@@ -84,5 +85,29 @@ def test_the_guard_is_one_select_that_also_loads_the_user(app, client, auth_head
     assert response.status_code == 200
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 1, statements
-    assert "JOIN users" in selects[0]
+    assert "FROM users JOIN auth_sessions" in selects[0]
     assert "auth_sessions.public_id =" in selects[0]
+
+
+def test_an_accepted_token_still_expires(client, auth_headers, monkeypatch):
+    assert client.get(ME, headers=auth_headers).status_code == 200  # now verified
+
+    move_clock(monkeypatch, 901 + 30)
+
+    response = client.get(ME, headers=auth_headers)
+    assert response.status_code == 401
+    assert response.json["code"] == "token_expired"
+
+
+def test_an_accepted_access_token_is_still_refused_as_a_refresh_token(
+    client, user, login
+):
+    pair = login("alice")
+    assert client.get(ME, headers=bearer(pair)).status_code == 200
+
+    response = client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": pair["access_token"]}
+    )
+
+    assert response.status_code == 401
+    assert response.json["code"] == "invalid_token"
