@@ -117,6 +117,7 @@ class Config:
         )
         self.RATELIMIT_REGISTER = _str("RATELIMIT_REGISTER", "20/hour")
         self.RATELIMIT_REFRESH = _str("RATELIMIT_REFRESH", "60/minute")
+        self.RATELIMIT_PASSWORD_CHANGE = _str("RATELIMIT_PASSWORD_CHANGE", "10/hour")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.REDIS_URL = _str("REDIS_URL")
         self.CORS_ORIGINS = _list("CORS_ORIGINS")

@@ -123,7 +123,9 @@ OPERATIONS: dict[str, Op] = {
     "auth.delete_session": Op(None, 204, errors=(404,)),
     "auth.jwks": Op(JWKSSchema, auth=False),
     "users.get_me": Op(User),
-    "users.change_password": Op(TokenPair, body=auth_schemas.PasswordChangeSchema),
+    "users.change_password": Op(
+        TokenPair, body=auth_schemas.PasswordChangeSchema, errors=(429,)
+    ),
     "users.list_users": Op(User, query=PageArgsSchema, list_of=True, errors=(403,)),
     "users.get_user": Op(User, errors=(404,)),
     "users.update_user": Op(

@@ -31,7 +31,7 @@ def _limit(name: str):
     return lambda: current_app.config[name]
 
 
-def _limit_hit(limit) -> None:
+def limit_hit(limit) -> None:
     """Audit a breach; the 429 itself comes from the limiter."""
     audit("rate_limit_hit", endpoint=request.endpoint, limit=str(limit.limit))
 
@@ -61,7 +61,7 @@ def token_response(pair: services.TokenPair):
 
 
 @bp.post("/register")
-@limiter.limit(_limit("RATELIMIT_REGISTER"), on_breach=_limit_hit)
+@limiter.limit(_limit("RATELIMIT_REGISTER"), on_breach=limit_hit)
 def register():
     """Create an account; nobody becomes admin here."""
     fields = register_schema.load(json_body())
@@ -71,12 +71,12 @@ def register():
 
 
 @bp.post("/login")
-@limiter.limit(_limit("RATELIMIT_LOGIN_PER_ADDRESS"), on_breach=_limit_hit)
+@limiter.limit(_limit("RATELIMIT_LOGIN_PER_ADDRESS"), on_breach=limit_hit)
 @limiter.limit(
     _limit("RATELIMIT_LOGIN_PER_USERNAME"),
     key_func=_login_username,
     deduct_when=lambda response: response.status_code == 401,  # failures only
-    on_breach=_limit_hit,
+    on_breach=limit_hit,
 )
 def login():
     """Exchange a username and password (JSON or HTTP Basic) for a token pair."""
@@ -93,7 +93,7 @@ def login():
 
 
 @bp.post("/refresh")
-@limiter.limit(_limit("RATELIMIT_REFRESH"), on_breach=_limit_hit)
+@limiter.limit(_limit("RATELIMIT_REFRESH"), on_breach=limit_hit)
 def refresh():
     """Spend a refresh token for a new pair (rotation with reuse detection)."""
     fields = refresh_schema.load(json_body())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from bookstore import pagination
 from bookstore.auth import services as auth_services
 from bookstore.auth.guards import admin_required, current_user, token_required
-from bookstore.auth.routes import token_response
+from bookstore.auth.routes import limit_hit, token_response
 from bookstore.auth.schemas import PasswordChangeSchema, UserSchema
+from bookstore.extensions import limiter
 from bookstore.users import services
 from bookstore.users.schemas import UserPatchSchema
 from bookstore.web import json_body
@@ -30,6 +31,9 @@ def get_me():
 
 
 @bp.put("/me/password")
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_PASSWORD_CHANGE"], on_breach=limit_hit
+)
 @token_required
 def change_password():
     """Change the caller's password; every session ends and a new pair is issued."""

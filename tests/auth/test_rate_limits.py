@@ -166,6 +166,25 @@ def test_refresh_is_limited_per_address(limited):
     _assert_rate_limited(answers[2])
 
 
+def test_password_change_is_limited_per_address(limited):
+    client = limited(RATELIMIT_PASSWORD_CHANGE="2/hour")
+    name = f"u{uuid.uuid4().hex[:12]}"
+    _register(client, name)
+    headers = {"Authorization": f"Bearer {_login(client, name).json['access_token']}"}
+
+    answers = [
+        client.put(
+            "/api/v1/users/me/password",
+            json={"current_password": "wrong guess", "new_password": "x" * 20},
+            headers=headers,
+        )
+        for _ in range(3)
+    ]
+
+    assert [a.status_code for a in answers[:2]] == [401, 401]
+    _assert_rate_limited(answers[2])
+
+
 def test_odd_usernames_make_valid_limit_keys(limited):
     client = limited(RATELIMIT_LOGIN_PER_USERNAME="5/minute")
 
