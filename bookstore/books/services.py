@@ -197,6 +197,6 @@ def list_books(
 
 def _book_count(owner_id: int | None) -> int:
     count = db.session.scalar(
-        sa.select(BookCount.books).where(BookCount.owner_id == owner_id)
+        sa.select(sa.func.sum(BookCount.books)).where(BookCount.owner_id == owner_id)
     )
-    return count or 0
+    return int(count or 0)

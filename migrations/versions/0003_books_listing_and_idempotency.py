@@ -47,25 +47,30 @@ def _backfill_keys():
 COUNT_TRIGGERS = {
     'sqlite': [
         """CREATE TRIGGER book_counts_insert AFTER INSERT ON books BEGIN
-            INSERT INTO book_counts (owner_id, books) VALUES (NEW.owner_id, 1)
-            ON CONFLICT (owner_id) DO UPDATE SET books = books + 1;
+            INSERT INTO book_counts (owner_id, slot, books)
+            VALUES (NEW.owner_id, 0, 1)
+            ON CONFLICT (owner_id, slot) DO UPDATE SET books = books + 1;
         END""",
         """CREATE TRIGGER book_counts_delete AFTER DELETE ON books BEGIN
-            UPDATE book_counts SET books = books - 1 WHERE owner_id = OLD.owner_id;
+            UPDATE book_counts SET books = books - 1
+            WHERE owner_id = OLD.owner_id AND slot = 0;
         END""",
         """CREATE TRIGGER book_counts_move AFTER UPDATE OF owner_id ON books
         WHEN NEW.owner_id IS NOT OLD.owner_id BEGIN
-            UPDATE book_counts SET books = books - 1 WHERE owner_id = OLD.owner_id;
-            INSERT INTO book_counts (owner_id, books) VALUES (NEW.owner_id, 1)
-            ON CONFLICT (owner_id) DO UPDATE SET books = books + 1;
+            UPDATE book_counts SET books = books - 1
+            WHERE owner_id = OLD.owner_id AND slot = 0;
+            INSERT INTO book_counts (owner_id, slot, books)
+            VALUES (NEW.owner_id, 0, 1)
+            ON CONFLICT (owner_id, slot) DO UPDATE SET books = books + 1;
         END""",
     ],
     'postgresql': [
         """CREATE OR REPLACE FUNCTION book_counts_add() RETURNS trigger
         LANGUAGE plpgsql AS $$ BEGIN
-            INSERT INTO book_counts AS c (owner_id, books)
-            SELECT owner_id, count(*) FROM new_books GROUP BY owner_id
-            ON CONFLICT (owner_id) DO UPDATE SET books = c.books + EXCLUDED.books;
+            INSERT INTO book_counts AS c (owner_id, slot, books)
+            SELECT owner_id, floor(random() * 16), count(*)
+            FROM new_books GROUP BY owner_id
+            ON CONFLICT (owner_id, slot) DO UPDATE SET books = c.books + EXCLUDED.books;
             RETURN NULL;
         END $$""",
         """CREATE OR REPLACE FUNCTION book_counts_remove() RETURNS trigger
@@ -73,14 +78,18 @@ COUNT_TRIGGERS = {
             UPDATE book_counts AS c SET books = c.books - gone.n
             FROM (SELECT owner_id, count(*) AS n FROM old_books GROUP BY owner_id)
                 AS gone
-            WHERE c.owner_id = gone.owner_id;
+            WHERE c.owner_id = gone.owner_id AND c.slot = (
+                SELECT min(slot) FROM book_counts WHERE owner_id = gone.owner_id);
             RETURN NULL;
         END $$""",
         """CREATE OR REPLACE FUNCTION book_counts_move() RETURNS trigger
         LANGUAGE plpgsql AS $$ BEGIN
-            UPDATE book_counts SET books = books - 1 WHERE owner_id = OLD.owner_id;
-            INSERT INTO book_counts AS c (owner_id, books) VALUES (NEW.owner_id, 1)
-            ON CONFLICT (owner_id) DO UPDATE SET books = c.books + 1;
+            UPDATE book_counts SET books = books - 1
+            WHERE owner_id = OLD.owner_id AND slot = (
+                SELECT min(slot) FROM book_counts WHERE owner_id = OLD.owner_id);
+            INSERT INTO book_counts AS c (owner_id, slot, books)
+            VALUES (NEW.owner_id, 0, 1)
+            ON CONFLICT (owner_id, slot) DO UPDATE SET books = c.books + 1;
             RETURN NULL;
         END $$""",
         """CREATE TRIGGER book_counts_insert AFTER INSERT ON books
@@ -141,13 +150,14 @@ def upgrade():
     # which would drop triggers created earlier.)
     op.create_table('book_counts',
     sa.Column('owner_id', sa.Integer(), nullable=False),
+    sa.Column('slot', sa.SmallInteger(), nullable=False),
     sa.Column('books', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_book_counts_owner_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('owner_id', name=op.f('pk_book_counts'))
+    sa.PrimaryKeyConstraint('owner_id', 'slot', name=op.f('pk_book_counts'))
     )
     op.execute(
-        'INSERT INTO book_counts (owner_id, books)'
-        ' SELECT owner_id, count(*) FROM books GROUP BY owner_id'
+        'INSERT INTO book_counts (owner_id, slot, books)'
+        ' SELECT owner_id, 0, count(*) FROM books GROUP BY owner_id'
     )
     for statement in COUNT_TRIGGERS.get(op.get_bind().dialect.name, []):
         op.execute(statement)

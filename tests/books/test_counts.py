@@ -12,7 +12,7 @@ def _counts(app) -> dict[str, tuple[int, int]]:
         rows = db.session.execute(
             sa.select(
                 User.username,
-                sa.select(BookCount.books)
+                sa.select(sa.func.sum(BookCount.books))
                 .where(BookCount.owner_id == User.id)
                 .scalar_subquery(),
                 sa.select(sa.func.count())
@@ -21,7 +21,7 @@ def _counts(app) -> dict[str, tuple[int, int]]:
                 .scalar_subquery(),
             )
         ).all()
-        return {name: (counter or 0, actual) for name, counter, actual in rows}
+        return {name: (int(counter or 0), actual) for name, counter, actual in rows}
 
 
 def test_the_counter_follows_creates_and_deletes_through_the_api(
