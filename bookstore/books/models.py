@@ -62,8 +62,15 @@ class Book(db.Model):
         ),
         sa.Index("ix_books_owner_id_author_key", "owner_id", "author_key", "id"),
         sa.Index("ix_books_owner_id_price_cents", "owner_id", "price_cents", "id"),
-        # The case-insensitive exact publisher filter (author's is the index above).
-        sa.Index("ix_books_owner_id_publisher_key", "owner_id", "publisher_key"),
+        # The case-insensitive exact publisher filter (author's is the index above),
+        # ordered for the default sort: few publishers means many matches.
+        sa.Index(
+            "ix_books_owner_id_publisher_key",
+            "owner_id",
+            "publisher_key",
+            "created_at",
+            "id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)  # never leaves the database

@@ -142,7 +142,7 @@ def upgrade():
         # One index per allowed sort (id last: the tiebreak), and the publisher filter.
         batch_op.create_index('ix_books_owner_id_author_key', ['owner_id', 'author_key', 'id'], unique=False)
         batch_op.create_index('ix_books_owner_id_price_cents', ['owner_id', 'price_cents', 'id'], unique=False)
-        batch_op.create_index('ix_books_owner_id_publisher_key', ['owner_id', 'publisher_key'], unique=False)
+        batch_op.create_index('ix_books_owner_id_publisher_key', ['owner_id', 'publisher_key', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_books_owner_id_title_key', ['owner_id', 'title_key', 'id', 'author_key'], unique=False)
 
     # Per-owner book counts for the unfiltered listing's total, kept by triggers.
