@@ -92,6 +92,18 @@ def test_the_first_and_last_pages_omit_prev_and_next(client, auth_headers, shelf
     assert set(_links(last)) == {"first", "prev", "last"}
 
 
+@pytest.mark.parametrize(("per_page", "pages"), [(1, 3), (100, 1)])
+def test_per_page_bounds_are_inclusive(client, auth_headers, shelf, per_page, pages):
+    shelf([{}, {}, {}])
+
+    response = client.get(f"{BOOKS}?per_page={per_page}&page=1", headers=auth_headers)
+
+    assert response.status_code == 200
+    assert response.json["per_page"] == per_page
+    assert response.json["pages"] == pages
+    assert len(response.json["items"]) == min(per_page, 3)
+
+
 def test_a_page_past_the_end_is_an_empty_200(client, auth_headers, shelf):
     shelf([{}, {}])
 
