@@ -68,7 +68,7 @@ COUNT_TRIGGERS = {
         """CREATE OR REPLACE FUNCTION book_counts_add() RETURNS trigger
         LANGUAGE plpgsql AS $$ BEGIN
             INSERT INTO book_counts AS c (owner_id, slot, books)
-            SELECT owner_id, floor(random() * 16), count(*)
+            SELECT owner_id, floor(random() * 64), count(*)
             FROM new_books GROUP BY owner_id
             ON CONFLICT (owner_id, slot) DO UPDATE SET books = c.books + EXCLUDED.books;
             RETURN NULL;
