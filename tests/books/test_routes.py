@@ -358,3 +358,19 @@ def test_unsupported_method_on_the_collection_is_405(client, auth_headers):
 
     assert response.status_code == 405
     assert "POST" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("char", ["\ufb03", "\u0390", "\ufb2c", "\U0001f600"])
+def test_200_characters_whose_case_folding_expands_are_fine(client, auth_headers, char):
+    text = char * 200
+
+    response = client.post(
+        BOOKS,
+        json=book_body(title=text, author=text, publisher=text),
+        headers=auth_headers,
+    )
+
+    assert response.status_code == 201
+    assert response.json["title"] == text
+    listed = client.get(BOOKS, query_string={"author": text}, headers=auth_headers)
+    assert listed.json["total"] == 1
