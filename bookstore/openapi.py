@@ -152,18 +152,18 @@ OPERATIONS: dict[str, Op] = {
     "books.replace_book": Op(
         BookSchema,
         body=BookSchema,
-        errors=(404, 409, 412),
+        errors=(403, 404, 409, 412),
         headers=("If-Match",),
         response_headers=("ETag",),
     ),
     "books.update_book": Op(
         BookSchema,
         body=BookSchema(partial=True),
-        errors=(404, 409, 412),
+        errors=(403, 404, 409, 412),
         headers=("If-Match",),
         response_headers=("ETag",),
     ),
-    "books.delete_book": Op(None, 204, errors=(404, 412), headers=("If-Match",)),
+    "books.delete_book": Op(None, 204, errors=(403, 404, 412), headers=("If-Match",)),
 }
 
 REQUEST_HEADERS = {
@@ -186,7 +186,8 @@ DESCRIPTIONS = {
     304: "Not Modified",
     400: "Malformed JSON or query (`malformed_json`, `invalid_query`)",
     401: "Missing, invalid, expired or revoked token, or bad credentials",
-    403: "Authenticated but not allowed (`forbidden`)",
+    403: "Authenticated but not allowed (`forbidden`), e.g. a non-admin's `owner=`, "
+    "or an admin writing another user's book",
     404: "No such resource, or not yours (`not_found`)",
     409: "Uniqueness conflict (`conflict`)",
     412: "If-Match does not match the current ETag (`precondition_failed`)",
