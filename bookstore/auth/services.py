@@ -177,6 +177,19 @@ def _token_ids(subject: str, session_id: str) -> tuple[uuid.UUID, uuid.UUID]:
         raise TokenError("The token is invalid.") from None
 
 
+# Built once: constructing the statement per request cost as much as running it.
+_SESSION_CHECK = (
+    sa.select(User, AuthSession.id, AuthSession.expires_at)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(
+        AuthSession.public_id == sa.bindparam("sid"),
+        AuthSession.revoked_at.is_(None),
+        User.public_id == sa.bindparam("sub"),
+        User.is_active.is_(True),
+    )
+)
+
+
 def authenticated_session(subject: str, session_id: str) -> SessionRef:
     """The guard's check: the access token's session is alive and its user active.
 
@@ -185,16 +198,7 @@ def authenticated_session(subject: str, session_id: str) -> SessionRef:
     effect at once on every worker and instance. Raise TokenRevoked otherwise.
     """
     sub, sid = _token_ids(subject, session_id)
-    row = db.session.execute(
-        sa.select(User, AuthSession.id, AuthSession.expires_at)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(
-            AuthSession.public_id == sid,
-            AuthSession.revoked_at.is_(None),
-            User.public_id == sub,
-            User.is_active.is_(True),
-        )
-    ).first()
+    row = db.session.execute(_SESSION_CHECK, {"sid": sid, "sub": sub}).first()
     if row is None or clock.as_utc(row.expires_at) <= clock.utcnow():
         raise TokenRevoked("The token's session has ended; log in again.")
     return SessionRef(id=row.id, public_id=sid, user=row.User)

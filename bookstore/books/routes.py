@@ -9,21 +9,20 @@ from bookstore import pagination
 from bookstore.auth.guards import current_user, token_required
 from bookstore.books import idempotency, services
 from bookstore.books.models import Book
-from bookstore.books.schemas import BookQuerySchema, BookSchema
+from bookstore.books.schemas import BookQuerySchema, BookSchema, dump_book, dump_books
 from bookstore.web import json_body
 
 bp = Blueprint("books", __name__, cli_group="books")
 
 book_schema = BookSchema()
 book_patch_schema = BookSchema(partial=True)
-books_schema = BookSchema(many=True)
 book_query_schema = BookQuerySchema()
 
 
 def _book_response(book: Book, status: int = 200) -> Response:
     """The book with its ETag; revalidate (no-cache) before reusing a stored copy."""
     response = Response(
-        json.dumps(book_schema.dump(book)), status, mimetype="application/json"
+        json.dumps(dump_book(book)), status, mimetype="application/json"
     )
     response.set_etag(book.etag)
     response.headers["Cache-Control"] = "private, no-cache"
@@ -38,7 +37,7 @@ def _if_match():
 def _render_created(book: Book) -> idempotency.StoredResponse:
     return idempotency.StoredResponse(
         status=201,
-        body=json.dumps(book_schema.dump(book)),
+        body=json.dumps(dump_book(book)),
         headers={
             "Location": url_for(".get_book", book_id=book.public_id),
             "ETag": f'"{book.etag}"',
@@ -85,7 +84,7 @@ def list_books():
     page_args = {"page": args.pop("page"), "per_page": args.pop("per_page")}
     listing = services.list_books(current_user(), **args)
     page = pagination.paginate(listing.statement, total=listing.total, **page_args)
-    return pagination.respond(page, books_schema.dump)
+    return pagination.respond(page, dump_books)
 
 
 @bp.get("/<uuid:book_id>")

@@ -14,7 +14,8 @@ from marshmallow import (
 )
 
 from bookstore.books.isbn import InvalidISBN, to_isbn13
-from bookstore.books.models import MAX_PRICE_CENTS, TEXT_MAX
+from bookstore.books.models import MAX_PRICE_CENTS, TEXT_MAX, Book
+from bookstore.clock import isoformat
 from bookstore.fields import UTCDateTime
 from bookstore.pagination import PageArgsSchema
 
@@ -162,3 +163,35 @@ class BookQuerySchema(PageArgsSchema):
         low, high = data.get("min_price"), data.get("max_price")
         if low is not None and high is not None and low > high:
             raise ValidationError("Must not exceed max_price.", "min_price")
+
+
+def dump_book(book: Book, owner_id: str | None = None) -> dict:
+    """The book object exactly as BookSchema dumps it, without marshmallow.
+
+    Serialization was a third of a listing request's CPU; a test holds this
+    function and BookSchema to the same output for the same books.
+    """
+    cents = book.price_cents
+    return {
+        "id": str(book.public_id),
+        "title": book.title,
+        "author": book.author,
+        "publisher": book.publisher,
+        "price": f"{cents // 100}.{cents % 100:02d}",
+        "isbn": book.isbn,
+        "owner_id": owner_id or str(book.owner.public_id),
+        "created_at": isoformat(book.created_at),
+        "updated_at": isoformat(book.updated_at),
+    }
+
+
+def dump_books(books: list[Book]) -> list[dict]:
+    """Book objects for a page; each owner's public id is looked up once."""
+    owners: dict[int, str] = {}
+    dumped = []
+    for book in books:
+        owner = owners.get(book.owner_id)
+        if owner is None:
+            owner = owners[book.owner_id] = str(book.owner.public_id)
+        dumped.append(dump_book(book, owner))
+    return dumped

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
@@ -189,3 +190,41 @@ def test_query_schema_refuses_unknown_parameters_and_bad_sorts():
         BookQuerySchema().load({"sort": "password_hash", "color": "red"})
 
     assert set(caught.value.messages) == {"sort", "color"}
+
+
+@pytest.mark.parametrize(
+    ("price", "isbn"),
+    [
+        ("0", None),
+        ("0.05", "0-441-01359-7"),
+        ("9.99", None),
+        ("12.3", None),
+        ("1000000", "9780306406157"),
+        (7, None),
+    ],
+)
+def test_fast_dump_matches_the_schema(app, client, auth_headers, price, isbn):
+    from bookstore.books.models import Book
+    from bookstore.books.schemas import BookSchema, dump_book, dump_books
+    from bookstore.extensions import db
+
+    response = client.post(
+        "/api/v1/books",
+        json={
+            "title": " Dune ",
+            "author": "Frank Herbert",
+            "publisher": "Ace",
+            "price": price,
+            "isbn": isbn,
+        },
+        headers=auth_headers,
+    )
+    assert response.status_code == 201
+
+    with app.app_context():
+        books = list(db.session.scalars(sa.select(Book)))
+        expected = BookSchema(many=True).dump(books)
+
+        assert [dump_book(book) for book in books] == expected
+        assert dump_books(books) == expected
+    assert response.json == expected[0]
