@@ -11,11 +11,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 from bookstore import auth, books, cli, errors, health, hooks, logs, openapi, users
-from bookstore.extensions import db, engine_options, limiter, migrate
+from bookstore.extensions import db, engine_options, init_migrations, limiter
 from bookstore.web import APIRequest, NoSessions
 
 API = "/api/v1"
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 EXPOSED_HEADERS = [
     "ETag",
     "Link",
@@ -38,7 +37,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     logs.configure(app.config["LOG_LEVEL"])
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    init_migrations(app)
     limiter.init_app(app)
     errors.register(app)
     hooks.register(app)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import logging
+import re
+from pathlib import Path
 
 import sqlalchemy as sa
-from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app
-from flask_migrate import Migrate
 from sqlalchemy.exc import DBAPIError
 
 from bookstore.errors import ServiceUnavailable
-from bookstore.extensions import db
+from bookstore.extensions import MIGRATIONS, db
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("bookstore.health")
@@ -50,10 +51,27 @@ def _schema_revisions(connection: sa.Connection) -> set[str]:
 
 
 def _head_revisions() -> set[str]:
-    """The migration heads shipped with this code, read once per app."""
+    """The migration heads shipped with this code, read once per app.
+
+    Read from the revision files directly: importing Alembic in every worker for
+    this would cost more memory than the rest of the request path.
+    """
     cache = current_app.extensions.setdefault("bookstore", {})
     if "heads" not in cache:
-        migrate: Migrate = current_app.extensions["migrate"].migrate
-        config = migrate.get_config()
-        cache["heads"] = set(ScriptDirectory.from_config(config).get_heads())
+        cache["heads"] = heads(MIGRATIONS / "versions")
     return cache["heads"]
+
+
+_ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*=\s*(.+)$", re.MULTILINE)
+
+
+def heads(versions: Path) -> set[str]:
+    """Revisions no other revision names as its down_revision."""
+    revisions, parents = set(), set()
+    for path in versions.glob("*.py"):
+        found = dict(_ASSIGNMENT.findall(path.read_text(encoding="utf-8")))
+        if "revision" in found:
+            revisions.add(ast.literal_eval(found["revision"]))
+            down = ast.literal_eval(found.get("down_revision", "None"))
+            parents.update(down if isinstance(down, tuple | list) else [down])
+    return revisions - parents
