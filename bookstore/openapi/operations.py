@@ -1,0 +1,204 @@
+"""What the OpenAPI document says about each endpoint, and the schemas it adds.
+
+Request and response schemas are the features' own marshmallow schemas; this table
+adds the HTTP facts (status, errors, headers, auth). A test checks that every route
+the app serves has an entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from marshmallow import INCLUDE, Schema, fields
+
+from bookstore.auth import schemas as auth_schemas
+from bookstore.books.schemas import BookQuerySchema, BookSchema
+from bookstore.pagination import PageArgsSchema
+from bookstore.users import schemas as users_schemas
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem document, with the API's `code` and `request_id`."""
+
+    type = fields.String(required=True, metadata={"example": "about:blank"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    code = fields.String(required=True, metadata={"example": "validation_error"})
+    detail = fields.String(required=True)
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        metadata={"description": "Field name to list of messages (422 only)."},
+    )
+    request_id = fields.String(required=True, allow_none=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+
+
+class JWKSchema(Schema):
+    kty = fields.String(required=True)
+    kid = fields.String(required=True)
+    alg = fields.String()
+    use = fields.String()
+    crv = fields.String()
+    x = fields.String()
+    y = fields.String()
+    n = fields.String()
+    e = fields.String()
+
+
+class JWKSSchema(Schema):
+    keys = fields.List(fields.Nested(JWKSchema), required=True)
+
+
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    """The pagination envelope around `item` as a named schema."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item), required=True),
+            "page": fields.Integer(required=True),
+            "per_page": fields.Integer(required=True),
+            "total": fields.Integer(required=True),
+            "pages": fields.Integer(required=True),
+        },
+        name=name,
+    )
+
+
+@dataclass(frozen=True)
+class Op:
+    """What the document says about one endpoint."""
+
+    response: type[Schema] | None = None  # None: no body (204/304)
+    status: int = 200
+    body: type[Schema] | Schema | None = None
+    query: type[Schema] | None = None
+    auth: bool = True
+    errors: tuple[int, ...] = ()
+    headers: tuple[str, ...] = ()  # request headers from REQUEST_HEADERS
+    response_headers: tuple[str, ...] = ()  # from RESPONSE_HEADERS
+    list_of: bool = False  # response is a paginated envelope of `response`
+    basic_auth: bool = False  # also accepts HTTP Basic credentials
+    tags: tuple[str, ...] = field(default=())
+
+
+TokenPair = auth_schemas.TokenPairSchema
+User = auth_schemas.UserSchema
+OPERATIONS: dict[str, Op] = {
+    "health.healthz": Op(HealthSchema, auth=False),
+    "health.readyz": Op(HealthSchema, auth=False, errors=(503,)),
+    "auth.register": Op(
+        User,
+        201,
+        auth_schemas.RegisterSchema,
+        auth=False,
+        errors=(409, 429),
+        response_headers=("Location",),
+    ),
+    "auth.login": Op(
+        TokenPair,
+        body=auth_schemas.LoginSchema,
+        auth=False,
+        errors=(401, 429),
+        basic_auth=True,
+    ),
+    "auth.refresh": Op(
+        TokenPair, body=auth_schemas.RefreshSchema, auth=False, errors=(401, 429)
+    ),
+    "auth.logout": Op(None, 204),
+    "auth.logout_all": Op(None, 204),
+    "auth.list_sessions": Op(
+        auth_schemas.SessionSchema, query=PageArgsSchema, list_of=True
+    ),
+    "auth.delete_session": Op(None, 204, errors=(404,)),
+    "auth.jwks": Op(JWKSSchema, auth=False),
+    "users.get_me": Op(User),
+    "users.change_password": Op(
+        TokenPair, body=auth_schemas.PasswordChangeSchema, errors=(429,)
+    ),
+    "users.list_users": Op(User, query=PageArgsSchema, list_of=True, errors=(403,)),
+    "users.get_user": Op(User, errors=(404,)),
+    "users.update_user": Op(
+        User, body=users_schemas.UserPatchSchema, errors=(403, 404, 409)
+    ),
+    "users.delete_user": Op(None, 204, errors=(404,)),
+    "books.create_book": Op(
+        BookSchema,
+        201,
+        BookSchema,
+        errors=(409,),
+        headers=("Idempotency-Key",),
+        response_headers=("Location", "ETag"),
+    ),
+    "books.list_books": Op(
+        BookSchema, query=BookQuerySchema, list_of=True, errors=(403,)
+    ),
+    "books.get_book": Op(
+        BookSchema,
+        errors=(404,),
+        headers=("If-None-Match",),
+        response_headers=("ETag",),
+    ),
+    "books.replace_book": Op(
+        BookSchema,
+        body=BookSchema,
+        errors=(403, 404, 409, 412),
+        headers=("If-Match",),
+        response_headers=("ETag",),
+    ),
+    "books.update_book": Op(
+        BookSchema,
+        body=BookSchema(partial=True),
+        errors=(403, 404, 409, 412),
+        headers=("If-Match",),
+        response_headers=("ETag",),
+    ),
+    "books.delete_book": Op(None, 204, errors=(403, 404, 412), headers=("If-Match",)),
+}
+
+REQUEST_HEADERS = {
+    "If-Match": "Apply only if the resource's current ETag matches (else 412).",
+    "If-None-Match": "Answer 304 if the resource's current ETag matches.",
+    "Idempotency-Key": "Retry-safe create: the same key and body within 24 h "
+    "return the original response; a different body with the key is 422.",
+}
+RESPONSE_HEADERS = {
+    "Location": "URL of the created resource.",
+    "ETag": "Entity tag of the returned representation.",
+}
+# Statuses any endpoint may answer besides its own.
+COMMON_ERRORS = (500, 503)
+BODY_ERRORS = (400, 413, 415, 422)
+DESCRIPTIONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    304: "Not Modified",
+    400: "Malformed JSON or query (`malformed_json`, `invalid_query`)",
+    401: "Missing, invalid, expired or revoked token, or bad credentials",
+    403: "Authenticated but not allowed (`forbidden`), e.g. a non-admin's `owner=`, "
+    "or an admin writing another user's book",
+    404: "No such resource, or not yours (`not_found`)",
+    409: "Uniqueness conflict (`conflict`)",
+    412: "If-Match does not match the current ETag (`precondition_failed`)",
+    413: "Body too large (`payload_too_large`)",
+    415: "Body is not application/json (`unsupported_media_type`)",
+    422: "Body failed validation (`validation_error`)",
+    429: "Rate limited (`rate_limited`); see Retry-After",
+    500: "Unexpected failure (`internal_error`)",
+    503: "Database or another backend unavailable (`service_unavailable`)",
+}
+
+
+class OpenAPIDocumentSchema(Schema):
+    class Meta:
+        unknown = INCLUDE  # documents the top of the document, not all of it
+
+    openapi = fields.String(required=True, metadata={"example": "3.0.3"})
+    info = fields.Dict(required=True)
+    paths = fields.Dict(required=True)
+
+
+OPERATIONS["openapi.openapi_document"] = Op(OpenAPIDocumentSchema, auth=False)

@@ -1,0 +1,179 @@
+"""Build the OpenAPI 3 document from the app's routes and the OPERATIONS table."""
+
+from __future__ import annotations
+
+import re
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+from marshmallow import Schema
+
+from bookstore.openapi.operations import (
+    BODY_ERRORS,
+    COMMON_ERRORS,
+    DESCRIPTIONS,
+    OPERATIONS,
+    REQUEST_HEADERS,
+    RESPONSE_HEADERS,
+    Op,
+    ProblemSchema,
+    page_of,
+)
+
+_PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def build_spec(app: Flask) -> dict:
+    """Generate the OpenAPI document for every documented route of `app`."""
+    spec = APISpec(
+        title="Bookstore API",
+        version="1.0.0",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
+        info={
+            "description": "A JSON API for a bookstore with token authentication. "
+            "Errors are RFC 9457 problem documents (application/problem+json)."
+        },
+    )
+    spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    spec.components.security_scheme(
+        "accessTokenHeader",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "x-access-tokens",
+            "description": "The original tutorial's header; same tokens.",
+        },
+    )
+    spec.components.security_scheme("basicAuth", {"type": "http", "scheme": "basic"})
+    spec.components.schema("Problem", schema=ProblemSchema)
+    paths: dict[str, dict] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        op = OPERATIONS.get(rule.endpoint)
+        if op is None:
+            continue
+        path = _PATH_PARAM.sub(r"{\2}", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                app, rule, op, method
+            )
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return _ecma_patterns(spec.to_dict())
+
+
+def _ecma_patterns(node):
+    """Rewrite Python's end anchor \\Z (used with re.match) as ECMA-262's ^…$."""
+    if isinstance(node, dict):
+        return {
+            key: (
+                f"^{value.removeprefix('^')[:-2]}$"
+                if key == "pattern" and isinstance(value, str) and value.endswith("\\Z")
+                else _ecma_patterns(value)
+            )
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_ecma_patterns(item) for item in node]
+    return node
+
+
+def _operation(app: Flask, rule, op: Op, method: str) -> dict:
+    view = app.view_functions[rule.endpoint]
+    summary = (view.__doc__ or rule.endpoint).strip().splitlines()[0]
+    operation: dict = {
+        "operationId": rule.endpoint.replace(".", "_") + "_" + method.lower(),
+        "summary": summary,
+        "tags": list(op.tags) or [rule.endpoint.split(".")[0]],
+        "parameters": _parameters(rule, op),
+        "responses": _responses(op),
+    }
+    if op.auth:
+        operation["security"] = [{"bearerAuth": []}, {"accessTokenHeader": []}]
+    elif op.basic_auth:
+        operation["security"] = [{}, {"basicAuth": []}]
+    else:
+        operation["security"] = []
+    if op.body is not None:
+        operation["requestBody"] = {
+            "required": not op.basic_auth,
+            "content": {"application/json": {"schema": op.body}},
+        }
+    return operation
+
+
+def _parameters(rule, op: Op) -> list:
+    params: list = []
+    for converter, name in _PATH_PARAM.findall(rule.rule):
+        schema = {"type": "string"}
+        if converter == "uuid":
+            schema["format"] = "uuid"
+        params.append({"in": "path", "name": name, "required": True, "schema": schema})
+    if op.query is not None:
+        params.append({"in": "query", "schema": op.query})
+    for header in op.headers:
+        params.append(
+            {
+                "in": "header",
+                "name": header,
+                "required": False,
+                "description": REQUEST_HEADERS[header],
+                "schema": {"type": "string"},
+            }
+        )
+    return params
+
+
+def _responses(op: Op) -> dict:
+    success: dict = {"description": DESCRIPTIONS[op.status]}
+    if op.response is not None:
+        schema = op.response
+        if op.list_of:
+            schema = page_of(op.response, _list_name(op.response))
+        success["content"] = {"application/json": {"schema": schema}}
+    headers = {
+        name: {"description": RESPONSE_HEADERS[name], "schema": {"type": "string"}}
+        for name in op.response_headers
+    }
+    if op.list_of:
+        headers["Link"] = {
+            "description": "RFC 8288 first/prev/next/last links.",
+            "schema": {"type": "string"},
+        }
+        headers["X-Total-Count"] = {
+            "description": "Total items in the list.",
+            "schema": {"type": "integer"},
+        }
+    if headers:
+        success["headers"] = headers
+    responses: dict = {str(op.status): success}
+    statuses = set(op.errors) | set(COMMON_ERRORS)
+    if op.auth:
+        statuses.add(401)
+    if op.body is not None:
+        statuses |= set(BODY_ERRORS)
+    if op.query is not None:
+        statuses.add(400)
+    if "If-None-Match" in op.headers:
+        responses["304"] = {"description": DESCRIPTIONS[304]}
+    for status in sorted(statuses):
+        responses[str(status)] = {
+            "description": DESCRIPTIONS[status],
+            "content": {"application/problem+json": {"schema": "Problem"}},
+        }
+    return responses
+
+
+def _schema_name(schema: type[Schema] | Schema) -> str:
+    """Component name: the class name without "Schema"; partial variants "…Patch"."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    name = cls.__name__.removesuffix("Schema") or cls.__name__
+    partial = not isinstance(schema, type) and schema.partial
+    return f"{name}Patch" if partial else name
+
+
+def _list_name(item: type[Schema]) -> str:
+    return item.__name__.removesuffix("Schema") + "Page"
