@@ -16,13 +16,16 @@ from bookstore.extensions import db
 
 MAX_PAGE = 10_000_000  # bounds OFFSET long before it could overflow anything
 MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 20
 
 
 class PageArgsSchema(Schema):
     """`page` and `per_page`; feature schemas subclass it with their own filters."""
 
     page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(1, MAX_PER_PAGE))
+    per_page = fields.Integer(
+        load_default=DEFAULT_PER_PAGE, validate=validate.Range(1, MAX_PER_PAGE)
+    )
 
 
 def parse_args(schema: Schema) -> dict:
@@ -66,12 +69,18 @@ class Page:
 
 
 def paginate(
-    statement: sa.Select, *, page: int, per_page: int, total: int | None = None
+    statement: sa.Select,
+    *,
+    page: int,
+    per_page: int,
+    total: int | None = None,
+    rows: bool = False,
 ) -> Page:
     """Run `statement` (already ordered, with a unique tiebreak) for one page.
 
     `total`, when the caller already knows it (a maintained counter), saves the
-    count(*), which is linear in the number of matching rows.
+    count(*), which is linear in the number of matching rows. Items are the
+    first column's values (ORM objects), or whole rows when `rows` is true.
     """
     if total is None:
         count = statement.order_by(None).with_only_columns(
@@ -80,9 +89,10 @@ def paginate(
         total = db.session.scalar(count)
     items = []
     if (page - 1) * per_page < total:  # past the end: an empty page, no query
-        items = list(
-            db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page))
+        result = db.session.execute(
+            statement.limit(per_page).offset((page - 1) * per_page)
         )
+        items = list(result if rows else result.scalars())
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 
@@ -103,10 +113,13 @@ def _links(page: Page) -> list[str]:
         targets["prev"] = min(page.page - 1, last)
     if page.page < page.pages:
         targets["next"] = page.page + 1
-    args = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
-    links = []
-    for rel in ("first", "prev", "next", "last"):
-        if rel in targets:
-            query = urlencode({**args, "page": targets[rel], "per_page": page.per_page})
-            links.append(f'<{request.base_url}?{query}>; rel="{rel}"')
-    return links
+    # The other arguments (filters, sort) are the same in every link: encode once.
+    args = urlencode(
+        [(k, v) for k, v in request.args.items() if k not in ("page", "per_page")]
+    )
+    prefix = f"{request.base_url}?{args}&" if args else f"{request.base_url}?"
+    return [
+        f'<{prefix}page={targets[rel]}&per_page={page.per_page}>; rel="{rel}"'
+        for rel in ("first", "prev", "next", "last")
+        if rel in targets
+    ]

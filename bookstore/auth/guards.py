@@ -38,8 +38,7 @@ def token_required(view: Callable) -> Callable:
         if not token:
             raise MissingToken("This endpoint needs an access token.")
         claims = tokens.decode(token, tokens.ACCESS)
-        session = services.authenticated_session(claims["sub"], claims["sid"])
-        g.current_session, g.current_user = session, session.user
+        g.current_session = services.authenticated_session(claims["sub"], claims["sid"])
         g.user_public_id = claims["sub"]
         return view(*args, **kwargs)
 
@@ -52,14 +51,22 @@ def admin_required(view: Callable) -> Callable:
     @wraps(view)
     @token_required
     def wrapper(*args, **kwargs):
-        if not current_user().is_admin:
+        if not current_caller().is_admin:
             raise Forbidden("This endpoint is for administrators.")
         return view(*args, **kwargs)
 
     return wrapper
 
 
+def current_caller() -> services.Caller:
+    """Who is calling: ids and role, as the guard's one query saw them."""
+    return g.current_session.user
+
+
 def current_user() -> User:
+    """The caller's full User row, loaded on first use in the request."""
+    if "current_user" not in g:
+        g.current_user = services.load_user(current_caller())
     return g.current_user
 
 

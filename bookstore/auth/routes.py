@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, request, url_for
 
 from bookstore import pagination
 from bookstore.auth import schemas, services
-from bookstore.auth.guards import current_session, current_user, token_required
+from bookstore.auth.guards import current_caller, current_session, token_required
 from bookstore.errors import InvalidCredentials
 from bookstore.extensions import limiter
 from bookstore.logs import audit
@@ -112,7 +112,7 @@ def logout():
 @token_required
 def logout_all():
     """Revoke every session of the caller."""
-    services.revoke_user_sessions(current_user(), reason="logout_all")
+    services.revoke_user_sessions(current_caller(), reason="logout_all")
     return "", 204
 
 
@@ -121,7 +121,7 @@ def logout_all():
 def list_sessions():
     """The caller's live sessions (one per login), newest first."""
     args = pagination.parse_args(page_args_schema)
-    page = pagination.paginate(services.list_sessions(current_user()), **args)
+    page = pagination.paginate(services.list_sessions(current_caller()), **args)
     for session in page.items:
         session.current = session.id == current_session().id
     return pagination.respond(page, sessions_schema.dump)
@@ -131,7 +131,7 @@ def list_sessions():
 @token_required
 def delete_session(session_id):
     """Revoke one of the caller's sessions; someone else's is 404."""
-    session = services.get_own_session(current_user(), session_id)
+    session = services.get_own_session(current_caller(), session_id)
     services.revoke_session(session, reason="session_revoked")
     return "", 204
 

@@ -161,13 +161,26 @@ def _pair(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated user as the guard's query saw them: ids and role.
+
+    Enough for every ownership and admin check; the guards load the full User
+    row only for the endpoints that show or change it.
+    """
+
+    id: int
+    public_id: uuid.UUID
+    is_admin: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SessionRef:
     """The caller's session as the guard saw it: enough to revoke or compare it."""
 
     id: int
     public_id: uuid.UUID
-    user: User
+    user: Caller
 
 
 def _token_ids(subject: str, session_id: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -177,15 +190,17 @@ def _token_ids(subject: str, session_id: str) -> tuple[uuid.UUID, uuid.UUID]:
         raise TokenError("The token is invalid.") from None
 
 
-# Built once: constructing the statement per request cost as much as running it.
+_users, _sessions = User.__table__, AuthSession.__table__
+# Built once, on the tables: constructing the statement per request cost as much
+# as running it, and loading an ORM object as much again.
 _SESSION_CHECK = (
-    sa.select(User, AuthSession.id, AuthSession.expires_at)
-    .join(AuthSession, AuthSession.user_id == User.id)
+    sa.select(_users.c.id, _users.c.is_admin, _sessions.c.id, _sessions.c.expires_at)
+    .select_from(_users.join(_sessions, _sessions.c.user_id == _users.c.id))
     .where(
-        AuthSession.public_id == sa.bindparam("sid"),
-        AuthSession.revoked_at.is_(None),
-        User.public_id == sa.bindparam("sub"),
-        User.is_active.is_(True),
+        _sessions.c.public_id == sa.bindparam("sid"),
+        _sessions.c.revoked_at.is_(None),
+        _users.c.public_id == sa.bindparam("sub"),
+        _users.c.is_active.is_(True),
     )
 )
 
@@ -194,14 +209,23 @@ def authenticated_session(subject: str, session_id: str) -> SessionRef:
     """The guard's check: the access token's session is alive and its user active.
 
     One indexed query per authenticated request (unique auth_sessions.public_id,
-    joined to users), loading the user as the only ORM object: revocation takes
-    effect at once on every worker and instance. Raise TokenRevoked otherwise.
+    joined to users): revocation takes effect at once on every worker and
+    instance. Raise TokenRevoked otherwise.
     """
     sub, sid = _token_ids(subject, session_id)
     row = db.session.execute(_SESSION_CHECK, {"sid": sid, "sub": sub}).first()
-    if row is None or clock.as_utc(row.expires_at) <= clock.utcnow():
+    if row is None or clock.as_utc(row[3]) <= clock.utcnow():
         raise TokenRevoked("The token's session has ended; log in again.")
-    return SessionRef(id=row.id, public_id=sid, user=row.User)
+    user_id, is_admin, session_row_id, _ = row
+    return SessionRef(session_row_id, sid, Caller(user_id, sub, is_admin))
+
+
+def load_user(caller: Caller) -> User:
+    """The caller's full User row, for the endpoints that show or change it."""
+    user = db.session.get(User, caller.id)
+    if user is None or not user.is_active:  # deleted or disabled since the guard
+        raise TokenRevoked("The token's session has ended; log in again.")
+    return user
 
 
 def live_session(subject: str, session_id: str) -> AuthSession:
@@ -290,7 +314,9 @@ def revoke_session(session: AuthSession | SessionRef, *, reason: str) -> None:
     )
 
 
-def revoke_user_sessions(user: User, *, reason: str, commit: bool = True) -> None:
+def revoke_user_sessions(
+    user: User | Caller, *, reason: str, commit: bool = True
+) -> None:
     """Revoke every live session of `user`."""
     db.session.execute(
         sa.update(AuthSession)
@@ -303,7 +329,7 @@ def revoke_user_sessions(user: User, *, reason: str, commit: bool = True) -> Non
     audit(reason, user_id=str(user.public_id))
 
 
-def list_sessions(user: User) -> sa.Select:
+def list_sessions(user: User | Caller) -> sa.Select:
     """The statement listing `user`'s live sessions, newest first."""
     return (
         sa.select(AuthSession)
@@ -316,7 +342,7 @@ def list_sessions(user: User) -> sa.Select:
     )
 
 
-def get_own_session(user: User, session_id: uuid.UUID) -> AuthSession:
+def get_own_session(user: User | Caller, session_id: uuid.UUID) -> AuthSession:
     """Return `user`'s live session `session_id`; another user's is NotFound."""
     session = db.session.scalar(
         list_sessions(user).where(AuthSession.public_id == session_id)

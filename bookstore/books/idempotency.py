@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from bookstore import clock
-from bookstore.auth.models import User
+from bookstore.auth.services import Caller
 from bookstore.books.models import Book, IdempotencyKey
 from bookstore.books.services import DUPLICATE_ISBN
 from bookstore.errors import APIError, Conflict, ValidationFailed
@@ -79,7 +79,7 @@ def fingerprint(body: object) -> str:
     return hashlib.sha256(_canonical(body).encode()).hexdigest()
 
 
-def _live_record(user: User, key: str) -> IdempotencyKey | None:
+def _live_record(user: Caller, key: str) -> IdempotencyKey | None:
     return db.session.scalar(
         sa.select(IdempotencyKey).where(
             IdempotencyKey.user_id == user.id,
@@ -103,7 +103,7 @@ def _replay(record: IdempotencyKey, body_fingerprint: str) -> StoredResponse:
     )
 
 
-def replay(user: User, key: str, body_fingerprint: str) -> StoredResponse | None:
+def replay(user: Caller, key: str, body_fingerprint: str) -> StoredResponse | None:
     """The stored response for `key` if it is live; raise ValidationFailed (422)
     when the key was used with another body; None when the key is new."""
     record = _live_record(user, key)
@@ -111,7 +111,7 @@ def replay(user: User, key: str, body_fingerprint: str) -> StoredResponse | None
 
 
 def create_once(
-    owner: User,
+    owner: Caller,
     fields: dict,
     *,
     key: str,
@@ -132,7 +132,7 @@ def create_once(
             IdempotencyKey.expires_at <= now,
         )
     )
-    book = Book(owner=owner, **fields)
+    book = Book(owner_id=owner.id, **fields)
     db.session.add(book)
     try:
         db.session.flush()

@@ -6,7 +6,7 @@ import click
 from flask import Blueprint, Response, json, request, url_for
 
 from bookstore import pagination
-from bookstore.auth.guards import current_user, token_required
+from bookstore.auth.guards import current_caller, token_required
 from bookstore.books import idempotency, services
 from bookstore.books.models import Book
 from bookstore.books.schemas import BookQuerySchema, BookSchema, dump_book, dump_books
@@ -19,11 +19,17 @@ book_patch_schema = BookSchema(partial=True)
 book_query_schema = BookQuerySchema()
 
 
+def _dump(book: Book) -> dict:
+    """The book; its owner's public id without a query when that is the caller."""
+    caller = current_caller()
+    return dump_book(
+        book, str(caller.public_id) if book.owner_id == caller.id else None
+    )
+
+
 def _book_response(book: Book, status: int = 200) -> Response:
     """The book with its ETag; revalidate (no-cache) before reusing a stored copy."""
-    response = Response(
-        json.dumps(dump_book(book)), status, mimetype="application/json"
-    )
+    response = Response(json.dumps(_dump(book)), status, mimetype="application/json")
     response.set_etag(book.etag)
     response.headers["Cache-Control"] = "private, no-cache"
     return response
@@ -37,7 +43,7 @@ def _if_match():
 def _render_created(book: Book) -> idempotency.StoredResponse:
     return idempotency.StoredResponse(
         status=201,
-        body=json.dumps(dump_book(book)),
+        body=json.dumps(_dump(book)),
         headers={
             "Location": url_for(".get_book", book_id=book.public_id),
             "ETag": f'"{book.etag}"',
@@ -61,13 +67,13 @@ def create_book():
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
     body = json_body()
     if key is None:
-        book = services.create_book(current_user(), **book_schema.load(body))
+        book = services.create_book(current_caller(), **book_schema.load(body))
         return _send(_render_created(book))
     digest = idempotency.fingerprint(body)
-    stored = idempotency.replay(current_user(), key, digest)
+    stored = idempotency.replay(current_caller(), key, digest)
     if stored is None:
         stored = idempotency.create_once(
-            current_user(),
+            current_caller(),
             book_schema.load(body),
             key=key,
             body_fingerprint=digest,
@@ -80,18 +86,19 @@ def create_book():
 @token_required
 def list_books():
     """The caller's books (admins: any user's with `owner`), paginated and sorted."""
-    args = pagination.parse_args(book_query_schema)
-    page_args = {"page": args.pop("page"), "per_page": args.pop("per_page")}
-    listing = services.list_books(current_user(), **args)
-    page = pagination.paginate(listing.statement, total=listing.total, **page_args)
-    return pagination.respond(page, dump_books)
+    shelf = services.list_books(
+        current_caller(), **pagination.parse_args(book_query_schema)
+    )
+    return pagination.respond(
+        shelf.page, lambda rows: dump_books(rows, shelf.owner_public_id)
+    )
 
 
 @bp.get("/<uuid:book_id>")
 @token_required
 def get_book(book_id):
     """One book the caller may see; If-None-Match gives 304."""
-    book = services.get_visible_book(current_user(), book_id)
+    book = services.get_visible_book(current_caller(), book_id)
     if request.if_none_match.contains_weak(book.etag):
         response = Response(status=304)
         response.set_etag(book.etag)
@@ -104,7 +111,9 @@ def get_book(book_id):
 def replace_book(book_id):
     """Replace every field of one of the caller's books (If-Match honoured)."""
     fields = book_schema.load(json_body())
-    book = services.replace_book(current_user(), book_id, fields, if_match=_if_match())
+    book = services.replace_book(
+        current_caller(), book_id, fields, if_match=_if_match()
+    )
     return _book_response(book)
 
 
@@ -113,7 +122,7 @@ def replace_book(book_id):
 def update_book(book_id):
     """Change some fields of one of the caller's books (If-Match honoured)."""
     fields = book_patch_schema.load(json_body())
-    book = services.update_book(current_user(), book_id, fields, if_match=_if_match())
+    book = services.update_book(current_caller(), book_id, fields, if_match=_if_match())
     return _book_response(book)
 
 
@@ -121,7 +130,7 @@ def update_book(book_id):
 @token_required
 def delete_book(book_id):
     """Delete one of the caller's books (If-Match honoured)."""
-    services.delete_book(current_user(), book_id, if_match=_if_match())
+    services.delete_book(current_caller(), book_id, if_match=_if_match())
     return "", 204
 
 

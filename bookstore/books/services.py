@@ -13,24 +13,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ETags
 
+from bookstore import pagination
 from bookstore.auth.models import User
+from bookstore.auth.services import Caller
 from bookstore.books.models import Book, BookCount, fold
 from bookstore.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from bookstore.extensions import db
 
 DUPLICATE_ISBN = "You already have a book with this ISBN."
 WRITE_ATTEMPTS = 3  # without If-Match a lost version race is retried (last write wins)
-SORT_COLUMNS = {
-    "title": Book.title_key,  # case-insensitive, the same on every database
-    "author": Book.author_key,
-    "price": Book.price_cents,
-    "created_at": Book.created_at,
-}
 
 
-def create_book(owner: User, **fields) -> Book:
+def create_book(owner: Caller, **fields) -> Book:
     """Create a book owned by `owner`; raise Conflict on a duplicate ISBN."""
-    book = Book(owner=owner, **fields)
+    book = Book(owner_id=owner.id, **fields)
     db.session.add(book)
     try:
         db.session.commit()
@@ -40,7 +36,7 @@ def create_book(owner: User, **fields) -> Book:
     return book
 
 
-def get_visible_book(viewer: User, book_id: uuid.UUID) -> Book:
+def get_visible_book(viewer: Caller, book_id: uuid.UUID) -> Book:
     """Return the book if `viewer` owns it or is an admin, else raise NotFound."""
     book = db.session.scalar(sa.select(Book).where(Book.public_id == book_id))
     if book is None or not (viewer.is_admin or book.owner_id == viewer.id):
@@ -48,7 +44,7 @@ def get_visible_book(viewer: User, book_id: uuid.UUID) -> Book:
     return book
 
 
-def _own_book(viewer: User, book_id: uuid.UUID) -> Book:
+def _own_book(viewer: Caller, book_id: uuid.UUID) -> Book:
     """The book if `viewer` may change it: its owner only.
 
     Admins may read anyone's book but not change it: they see it exists, so
@@ -70,7 +66,7 @@ def check_precondition(book: Book, if_match: ETags | None) -> None:
 
 
 def _write(
-    viewer: User,
+    viewer: Caller,
     book_id: uuid.UUID,
     if_match: ETags | None,
     change: Callable[[Book], None],
@@ -109,20 +105,20 @@ def _assign(fields: dict) -> Callable[[Book], None]:
 
 
 def replace_book(
-    viewer: User, book_id: uuid.UUID, fields: dict, *, if_match: ETags | None
+    viewer: Caller, book_id: uuid.UUID, fields: dict, *, if_match: ETags | None
 ) -> Book:
     """PUT: replace every field (a missing isbn clears it); raise as _write."""
     return _write(viewer, book_id, if_match, _assign({"isbn": None, **fields}))
 
 
 def update_book(
-    viewer: User, book_id: uuid.UUID, fields: dict, *, if_match: ETags | None
+    viewer: Caller, book_id: uuid.UUID, fields: dict, *, if_match: ETags | None
 ) -> Book:
     """PATCH: change the given fields only; raise as _write."""
     return _write(viewer, book_id, if_match, _assign(fields))
 
 
-def delete_book(viewer: User, book_id: uuid.UUID, *, if_match: ETags | None) -> None:
+def delete_book(viewer: Caller, book_id: uuid.UUID, *, if_match: ETags | None) -> None:
     """DELETE: remove the book; raise as _write (NotFound once it is gone)."""
     _write(viewer, book_id, if_match, db.session.delete)
 
@@ -132,27 +128,87 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _listed_owner(viewer: User, owner: uuid.UUID | None) -> int | None:
-    """Whose books a listing shows: the caller's, or for admins `owner`'s."""
+def _listed_owner(viewer: Caller, owner: uuid.UUID | None) -> tuple[int | None, str]:
+    """Whose books a listing shows: the caller's, or for admins `owner`'s.
+
+    Returns the owner's row id (None: no such user) and public id.
+    """
     if owner is None or owner == viewer.public_id:
-        return viewer.id
+        return viewer.id, str(viewer.public_id)
     if not viewer.is_admin:
         # The same 403 whether or not that user exists: no existence oracle.
         raise Forbidden("Only administrators may list another user's books.")
-    return db.session.scalar(sa.select(User.id).where(User.public_id == owner))
+    return db.session.scalar(sa.select(User.id).where(User.public_id == owner)), str(
+        owner
+    )
 
 
 @dataclass(frozen=True)
-class Listing:
-    """A listing's ordered statement, and its total when known without counting."""
+class Shelf:
+    """One page of a listing: rows with the book fields, and their owner's public id."""
 
-    statement: sa.Select
-    total: int | None = None
+    page: pagination.Page
+    owner_public_id: str
+
+
+_BOOKS = Book.__table__
+# What a listing shows of a book (rows, not ORM objects: half the cost per page).
+LISTED_COLUMNS = tuple(
+    _BOOKS.c[name]
+    for name in (
+        "public_id",
+        "title",
+        "author",
+        "publisher",
+        "price_cents",
+        "isbn",
+        "created_at",
+        "updated_at",
+    )
+)
+SORT_COLUMNS = {
+    "title": _BOOKS.c.title_key,  # case-insensitive, the same on every database
+    "author": _BOOKS.c.author_key,
+    "price": _BOOKS.c.price_cents,
+    "created_at": _BOOKS.c.created_at,
+}
+SORTS = tuple(f"{prefix}{name}" for name in SORT_COLUMNS for prefix in ("", "-"))
+
+
+def _order(sort: str) -> tuple:
+    column = SORT_COLUMNS[sort.removeprefix("-")]
+    if sort.startswith("-"):  # the id tiebreak runs in the same direction
+        return column.desc(), _BOOKS.c.id.desc()
+    return column.asc(), _BOOKS.c.id.asc()
+
+
+def _shelf_total() -> sa.ScalarSelect:
+    counts = BookCount.__table__
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(counts.c.books), 0))
+        .where(counts.c.owner_id == sa.bindparam("owner_id"))
+        .scalar_subquery()
+    )
+
+
+# The unfiltered listing, one statement per sort, built once: the page and the
+# owner's total from the trigger-kept counter (never a count(*) over the shelf)
+# in one round trip, both read from the same snapshot.
+_UNFILTERED_PAGE = {
+    sort: sa.select(*LISTED_COLUMNS, _shelf_total().label("shelf_total"))
+    .where(_BOOKS.c.owner_id == sa.bindparam("owner_id"))
+    .order_by(*_order(sort))
+    .limit(sa.bindparam("limit"))
+    .offset(sa.bindparam("offset"))
+    for sort in SORTS
+}
 
 
 def list_books(
-    viewer: User,
+    viewer: Caller,
     *,
+    page: int = 1,
+    per_page: int = pagination.DEFAULT_PER_PAGE,
     sort: str = "-created_at",
     owner: uuid.UUID | None = None,
     author: str | None = None,
@@ -160,42 +216,55 @@ def list_books(
     q: str | None = None,
     min_price: Decimal | None = None,
     max_price: Decimal | None = None,
-) -> Listing:
-    """The ordered statement for a listing (paginated by the caller).
+) -> Shelf:
+    """One page of the listing, sorted, with its total.
 
     Raises Forbidden when a non-admin asks for another user's books.
     """
-    owner_id = _listed_owner(viewer, owner)
-    statement = sa.select(Book).where(Book.owner_id == owner_id)
+    owner_id, owner_public_id = _listed_owner(viewer, owner)
     filters = []
     if author is not None:
-        filters.append(Book.author_key == fold(author))
+        filters.append(_BOOKS.c.author_key == fold(author))
     if publisher is not None:
-        filters.append(Book.publisher_key == fold(publisher))
+        filters.append(_BOOKS.c.publisher_key == fold(publisher))
     if q is not None:
         pattern = f"%{_escape_like(fold(q))}%"
         filters.append(
             sa.or_(
-                Book.title_key.like(pattern, escape="\\"),
-                Book.author_key.like(pattern, escape="\\"),
+                _BOOKS.c.title_key.like(pattern, escape="\\"),
+                _BOOKS.c.author_key.like(pattern, escape="\\"),
             )
         )
     if min_price is not None:
-        filters.append(Book.price_cents >= int(min_price.scaleb(2)))
+        filters.append(_BOOKS.c.price_cents >= int(min_price.scaleb(2)))
     if max_price is not None:
-        filters.append(Book.price_cents <= int(max_price.scaleb(2)))
-    column = SORT_COLUMNS[sort.removeprefix("-")]
-    if sort.startswith("-"):  # the id tiebreak runs in the same direction
-        order = (column.desc(), Book.id.desc())
+        filters.append(_BOOKS.c.price_cents <= int(max_price.scaleb(2)))
+    if owner_id is None:  # an admin named a user who does not exist
+        result = pagination.Page(items=[], page=page, per_page=per_page, total=0)
+    elif filters:
+        statement = (
+            sa.select(*LISTED_COLUMNS)
+            .where(_BOOKS.c.owner_id == owner_id, *filters)
+            .order_by(*_order(sort))
+        )
+        result = pagination.paginate(statement, page=page, per_page=per_page, rows=True)
     else:
-        order = (column.asc(), Book.id.asc())
-    statement = statement.where(*filters).order_by(*order)
-    # Unfiltered: the trigger-kept counter, not a count(*) linear in the shelf.
-    total = None if filters else _book_count(owner_id)
-    return Listing(statement, total)
+        result = _unfiltered_page(owner_id, sort, page, per_page)
+    return Shelf(result, owner_public_id)
 
 
-def _book_count(owner_id: int | None) -> int:
+def _unfiltered_page(owner_id: int, sort: str, page: int, per_page: int):
+    rows = db.session.execute(
+        _UNFILTERED_PAGE[sort],
+        {"owner_id": owner_id, "limit": per_page, "offset": (page - 1) * per_page},
+    ).all()
+    # Past the end (or an empty shelf) returns no row to carry the total; the sum
+    # is NUMERIC on PostgreSQL.
+    total = int(rows[0].shelf_total) if rows else _book_count(owner_id)
+    return pagination.Page(items=rows, page=page, per_page=per_page, total=total)
+
+
+def _book_count(owner_id: int) -> int:
     count = db.session.scalar(
         sa.select(sa.func.sum(BookCount.books)).where(BookCount.owner_id == owner_id)
     )

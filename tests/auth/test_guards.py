@@ -68,25 +68,46 @@ def test_malformed_bearer_values_are_invalid_token(client, user, value):
     assert "error_description=" in challenge
 
 
-def test_the_guard_is_one_select_that_also_loads_the_user(app, client, auth_headers):
+def _selects(app, client, path, headers) -> list[str]:
     statements = []
 
-    def count(conn, cursor, statement, parameters, context, executemany):
+    def record(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
     with app.app_context():
         engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", count)
+    sa.event.listen(engine, "before_cursor_execute", record)
     try:
-        response = client.get(ME, headers=auth_headers)
+        response = client.get(path, headers=headers)
     finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
-
+        sa.event.remove(engine, "before_cursor_execute", record)
     assert response.status_code == 200
-    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 1, statements
-    assert "FROM users JOIN auth_sessions" in selects[0]
-    assert "auth_sessions.public_id =" in selects[0]
+    return [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+
+
+def test_a_book_listing_is_the_guard_select_and_one_page_select(
+    app, client, auth_headers
+):
+    book = {"title": "Dune", "author": "Frank Herbert", "publisher": "Ace"}
+    created = client.post(
+        f"{API}/books", json={**book, "price": "9.99"}, headers=auth_headers
+    )
+    assert created.status_code == 201
+
+    guard, page = _selects(app, client, f"{API}/books", auth_headers)
+
+    assert "FROM users JOIN auth_sessions" in guard
+    assert "auth_sessions.public_id =" in guard
+    assert "FROM books" in page and "book_counts" in page  # total in the same query
+
+
+def test_users_me_adds_one_primary_key_select_for_the_full_user(
+    app, client, auth_headers
+):
+    guard, user = _selects(app, client, ME, auth_headers)
+
+    assert "FROM users JOIN auth_sessions" in guard
+    assert "FROM users" in user and "users.id =" in user
 
 
 def test_an_accepted_token_still_expires(client, auth_headers, monkeypatch):
