@@ -34,11 +34,14 @@ def _start() -> None:
 
 
 def _finish(response: Response) -> Response:
-    response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if current_app.config["ENV_NAME"] == "production":  # served behind TLS
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    headers = response.headers
+    headers.set("X-Request-ID", g.get("request_id") or uuid.uuid4().hex)
+    # One pass over the headers the view set (a view's own CSP wins), not a
+    # setdefault scan per security header: this hook runs on every response.
+    present = {name.lower() for name in headers.keys()}
+    for lower, name, value in current_app.extensions["bookstore.default_headers"]:
+        if lower not in present:
+            headers.add(name, value)
     if not log.isEnabledFor(logging.INFO):  # don't build the record to drop it
         return response
     started = g.get("started")
@@ -60,5 +63,11 @@ def _finish(response: Response) -> Response:
 
 def register(app: Flask) -> None:
     """Install the before/after request hooks on `app`."""
+    defaults = dict(SECURITY_HEADERS)
+    if app.config["ENV_NAME"] == "production":  # served behind TLS
+        defaults["Strict-Transport-Security"] = "max-age=31536000"
+    app.extensions["bookstore.default_headers"] = tuple(
+        (name.lower(), name, value) for name, value in defaults.items()
+    )
     app.before_request(_start)
     app.after_request(_finish)

@@ -6,6 +6,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bookstore.security import tokens
 from tests.auth.helpers import API, me
@@ -270,3 +272,50 @@ def test_hs256_signed_with_our_published_public_key_is_refused(
     assert me(client, pair).status_code == 200
     for token in forged:
         _assert_invalid(me(client, token))
+
+
+_JWS_TEXT = st.text(
+    alphabet=st.sampled_from(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ é\x00"
+    ),
+    max_size=300,
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(token=st.one_of(_JWS_TEXT, st.text(max_size=300)))
+def test_any_token_text_is_a_clean_401(app, token):
+    with app.app_context():
+        with pytest.raises(tokens.TokenError):
+            tokens.decode(token, tokens.ACCESS)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_any_changed_character_of_a_genuine_token_is_refused(app, pair, data):
+    token = pair["access_token"]
+    at = data.draw(st.integers(0, len(token) - 1), label="position")
+    replacement = data.draw(
+        st.sampled_from(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+        ).filter(lambda c: c != token[at]),
+        label="replacement",
+    )
+    changed = token[:at] + replacement + token[at + 1 :]
+    with app.app_context():
+        genuine = tokens.decode(token, tokens.ACCESS)
+        try:
+            claims = tokens.decode(changed, tokens.ACCESS)
+        except tokens.TokenError:
+            return
+    # base64url's last character of a segment can carry unused bits: a respelling
+    # that decodes to the very same bytes is the same token, not a forgery.
+    assert claims == genuine
