@@ -58,4 +58,12 @@ def _uuid_text_postgresql(element, compiler, **kw):
     return f"CAST({compiler.process(column, **kw)} AS TEXT)"
 
 
+@compiles(RFC3339)
+@compiles(UUIDText)
+def _for_reading(element, compiler, **kw):
+    # Any other dialect (str() of a statement, in logs and errors): readable only.
+    (column,) = element.clauses
+    return f"{element.name}({compiler.process(column, **kw)})"
+
+
 _UUID_GROUPS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))

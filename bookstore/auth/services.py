@@ -17,6 +17,7 @@ from bookstore.extensions import db
 from bookstore.logs import audit
 from bookstore.security import passwords, tokens
 from bookstore.security.tokens import TokenError, TokenReused, TokenRevoked
+from bookstore.statements import prebuilt
 
 USERNAME_MAX = 32  # the column's size: a longer name cannot belong to anyone
 
@@ -192,8 +193,9 @@ def _token_ids(subject: str, session_id: str) -> tuple[uuid.UUID, uuid.UUID]:
 
 _users, _sessions = User.__table__, AuthSession.__table__
 # Built once, on the tables: constructing the statement per request cost as much
-# as running it, and loading an ORM object as much again.
-_SESSION_CHECK = (
+# as running it, and loading an ORM object as much again; prebuilt() saves the
+# per-execution cache key too.
+_SESSION_CHECK = prebuilt(
     sa.select(_users.c.id, _users.c.is_admin, _sessions.c.id, _sessions.c.expires_at)
     .select_from(_users.join(_sessions, _sessions.c.user_id == _users.c.id))
     .where(
@@ -213,7 +215,11 @@ def authenticated_session(subject: str, session_id: str) -> SessionRef:
     instance. Raise TokenRevoked otherwise.
     """
     sub, sid = _token_ids(subject, session_id)
-    row = db.session.execute(_SESSION_CHECK, {"sid": sid, "sub": sub}).first()
+    row = (
+        db.session.connection()
+        .execute(_SESSION_CHECK, {"sid": sid, "sub": sub})
+        .first()
+    )
     if row is None or clock.as_utc(row[3]) <= clock.utcnow():
         raise TokenRevoked("The token's session has ended; log in again.")
     user_id, is_admin, session_row_id, _ = row

@@ -20,6 +20,7 @@ from bookstore.books.models import Book, BookCount, fold
 from bookstore.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from bookstore.extensions import db
 from bookstore.sqltext import RFC3339, UUIDText
+from bookstore.statements import prebuilt
 
 DUPLICATE_ISBN = "You already have a book with this ISBN."
 WRITE_ATTEMPTS = 3  # without If-Match a lost version race is retried (last write wins)
@@ -194,11 +195,13 @@ def _shelf_total() -> sa.ScalarSelect:
 # owner's total from the trigger-kept counter (never a count(*) over the shelf)
 # in one round trip, both read from the same snapshot.
 _UNFILTERED_PAGE = {
-    sort: sa.select(*LISTED_COLUMNS, _shelf_total().label("shelf_total"))
-    .where(_BOOKS.c.owner_id == sa.bindparam("owner_id"))
-    .order_by(*_order(sort))
-    .limit(sa.bindparam("limit"))
-    .offset(sa.bindparam("offset"))
+    sort: prebuilt(
+        sa.select(*LISTED_COLUMNS, _shelf_total().label("shelf_total"))
+        .where(_BOOKS.c.owner_id == sa.bindparam("owner_id"))
+        .order_by(*_order(sort))
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+    )
     for sort in SORTS
 }
 
@@ -253,10 +256,14 @@ def list_books(
 
 
 def _unfiltered_page(owner_id: int, sort: str, page: int, per_page: int):
-    rows = db.session.execute(
-        _UNFILTERED_PAGE[sort],
-        {"owner_id": owner_id, "limit": per_page, "offset": (page - 1) * per_page},
-    ).all()
+    rows = (
+        db.session.connection()
+        .execute(
+            _UNFILTERED_PAGE[sort],
+            {"owner_id": owner_id, "limit": per_page, "offset": (page - 1) * per_page},
+        )
+        .all()
+    )
     # Past the end (or an empty shelf) returns no row to carry the total; the sum
     # is NUMERIC on PostgreSQL.
     total = int(rows[0].shelf_total) if rows else _book_count(owner_id)
