@@ -346,3 +346,22 @@ def test_owner_from_a_non_admin_never_reveals_another_users_books(
     assert response.status_code == 403  # the same answer whether or not they exist
     assert response.json["code"] == "forbidden"
     assert book["id"] not in response.get_data(as_text=True)
+
+
+def test_a_repeated_query_string_answers_the_same_each_time(client, auth_headers):
+    # Loaded arguments are reused per (schema, query string): the second answer
+    # of each must equal the first, and a failure must fail again.
+    for query, status in [("per_page=1&sort=title", 200), ("per_page=0", 400)] * 2:
+        response = client.get(f"{BOOKS}?{query}", headers=auth_headers)
+        assert response.status_code == status
+
+
+def test_the_same_query_string_is_checked_by_each_endpoints_schema(
+    client, auth_headers
+):
+    assert client.get(f"{BOOKS}?sort=title", headers=auth_headers).status_code == 200
+
+    response = client.get("/api/v1/auth/sessions?sort=title", headers=auth_headers)
+
+    assert response.status_code == 400  # sessions have no sort
+    assert response.json["code"] == "invalid_query"
