@@ -97,13 +97,12 @@ class Config:
         self.JWT_PREVIOUS_SECRETS = _list("JWT_PREVIOUS_SECRETS")
         self.JWT_PREVIOUS_PUBLIC_KEY_FILES = _list("JWT_PREVIOUS_PUBLIC_KEY_FILES")
 
-        # argon2id; OWASP's minimum (19 MiB, t=2, p=1) is the default and the floor
-        # in production.
+        # Argon2id; OWASP's minimum (19 MiB, t=2, p=1) is the default and the floor
+        # in production. One lane (p=1) always: libsodium's implementation.
         self.PASSWORD_HASH_TIME_COST = _int("PASSWORD_HASH_TIME_COST", 2, minimum=1)
         self.PASSWORD_HASH_MEMORY_KIB = _int(
             "PASSWORD_HASH_MEMORY_KIB", 19456, minimum=8
         )
-        self.PASSWORD_HASH_PARALLELISM = _int("PASSWORD_HASH_PARALLELISM", 1, minimum=1)
 
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = _str("RATELIMIT_STORAGE_URI", "memory://")

@@ -39,7 +39,6 @@ def hasher() -> passwords.Hasher:
         cache["hasher"] = passwords.Hasher(
             time_cost=cfg["PASSWORD_HASH_TIME_COST"],
             memory_kib=cfg["PASSWORD_HASH_MEMORY_KIB"],
-            parallelism=cfg["PASSWORD_HASH_PARALLELISM"],
         )
     return cache["hasher"]
 

@@ -1,8 +1,9 @@
 import hashlib
 import hmac
+from pathlib import Path
 
 import pytest
-from argon2 import extract_parameters
+from argon2 import PasswordHasher, extract_parameters
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.security import generate_password_hash
@@ -23,6 +24,40 @@ def test_passwords_are_stored_as_argon2id_with_the_configured_parameters(app, us
 
     assert params.type.name == "ID"
     assert (params.time_cost, params.memory_cost, params.parallelism) == (1, 8, 1)
+
+
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_argon2id_hashes_from_another_implementation_log_in(app, user, lanes):
+    # argon2-cffi (libargon2) wrote it; libsodium verifies it, then rehashes it to
+    # the configured parameters when they differ (two lanes always do).
+    other = PasswordHasher(time_cost=1, memory_cost=8 * lanes, parallelism=lanes)
+    set_hash(app, "alice", other.hash(PASSWORD))
+
+    response = _login(app.test_client())
+
+    assert response.status_code == 200
+    after = extract_parameters(stored_hash(app, "alice"))
+    assert (after.time_cost, after.memory_cost, after.parallelism) == (1, 8, 1)
+    assert _login(app.test_client(), "wrong password!").status_code == 401
+
+
+def test_our_hashes_verify_with_another_implementation(app, user):
+    assert PasswordHasher().verify(stored_hash(app, "alice"), PASSWORD)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    stored=st.from_regex(
+        r"\$argon2id\$v=19\$m=[0-9]{1,6},t=[0-9]{1,3},p=[0-9]{1,2}\$[A-Za-z0-9+/]{0,30}",
+        fullmatch=True,
+    )
+)
+def test_needs_rehash_reads_the_parameters_of_any_argon2id_string(stored):
+    hasher = passwords.Hasher(time_cost=1, memory_kib=8)
+    fields = dict(pair.split("=") for pair in stored.split("$")[3].split(","))
+    m, t, p = (int(fields[name]) for name in "mtp")
+
+    assert hasher.needs_rehash(stored) == ((m, t, p) != (8, 1, 1))
 
 
 def test_login_rehashes_when_the_parameters_change(make_app, user, app):
@@ -113,12 +148,37 @@ def test_garbage_or_foreign_stored_hashes_are_invalid_credentials_not_500(
     assert response.json["code"] == "invalid_credentials"
 
 
-def test_the_common_password_list_ships_at_least_10000_entries():
-    common = passwords.common_passwords()
+def _shipped_list() -> set[str]:
+    """The list file read independently of the code under test."""
+    path = Path(passwords.__file__).parents[1] / "data" / "common-passwords.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {line for line in lines if line and not line.startswith("#")}
 
-    assert len(common) >= 10_000
-    assert {"123456", "password", "qwerty"} <= common
-    assert all(entry == entry.lower() for entry in common)
+
+SHIPPED = _shipped_list()
+
+
+def test_the_common_password_list_ships_at_least_10000_entries():
+    assert len(SHIPPED) >= 10_000
+    assert {"123456", "password", "qwerty"} <= SHIPPED
+    assert all(entry == entry.lower() for entry in SHIPPED)
+    assert all(passwords.is_common(entry.upper()) for entry in SHIPPED)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    password=st.one_of(
+        st.sampled_from(sorted(SHIPPED)),
+        st.lists(st.sampled_from(sorted(SHIPPED)), min_size=2, max_size=3).map(
+            "\n".join
+        ),
+        st.sampled_from(sorted(SHIPPED)).map(lambda p: p[:-1] or "x"),
+        st.sampled_from(sorted(SHIPPED)).map(lambda p: p + "1"),
+        st.text(max_size=40),
+    )
+)
+def test_is_common_is_membership_in_the_shipped_list(password):
+    assert passwords.is_common(password) == (password.lower() in SHIPPED)
 
 
 @settings(max_examples=200, deadline=None)
@@ -130,7 +190,7 @@ def test_the_policy_answers_any_text_without_raising(password, username):
         8 <= len(password) <= 128
         and passwords.is_text(password)
         and (not username or password.lower() != username.lower())
-        and password.lower() not in passwords.common_passwords()
+        and password.lower() not in SHIPPED
     )
     assert (problems == []) == acceptable
 
@@ -138,6 +198,6 @@ def test_the_policy_answers_any_text_without_raising(password, username):
 @settings(max_examples=50, deadline=None)
 @given(password=st.text(max_size=64), stored=st.text(max_size=120))
 def test_verify_never_raises_on_any_stored_value(password, stored):
-    hasher = passwords.Hasher(time_cost=1, memory_kib=8, parallelism=1)
+    hasher = passwords.Hasher(time_cost=1, memory_kib=8)
 
     assert hasher.verify(stored, password) in (True, False)
