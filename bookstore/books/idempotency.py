@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from bookstore import clock
 from bookstore.auth.services import Caller
 from bookstore.books.models import Book, IdempotencyKey
-from bookstore.books.services import DUPLICATE_ISBN
+from bookstore.books.services import DUPLICATE_ISBN, insert_book, new_book
 from bookstore.errors import APIError, Conflict, ValidationFailed
 from bookstore.extensions import db
 
@@ -132,10 +132,9 @@ def create_once(
             IdempotencyKey.expires_at <= now,
         )
     )
-    book = Book(owner_id=owner.id, **fields)
-    db.session.add(book)
+    book = new_book(owner, fields)
     try:
-        db.session.flush()
+        insert_book(book)
         response = render(book)
         db.session.add(
             IdempotencyKey(
