@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config
 from bookstore import auth, books, cli, errors, health, hooks, logs, openapi, users
 from bookstore.extensions import db, engine_options, init_migrations, limiter
-from bookstore.web import APIRequest, NoSessions
+from bookstore.web import APIRequest, FastJSON, NoSessions
 
 API = "/api/v1"
 EXPOSED_HEADERS = [
@@ -29,6 +29,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     """Build an app for `env` (default: $BOOKSTORE_ENV, else "development")."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     app.request_class = APIRequest
+    app.json = FastJSON(app)
     app.session_interface = NoSessions()
     app.config.from_object(config.for_env(env))
     app.config.update(overrides)
