@@ -84,12 +84,11 @@ def build(bench, rss: dict, profiles: dict) -> dict:
         tier("sqlite", 100, "page 1"),
         tier("sqlite", 100_000, "page 1"),
     )
-    bookstore_rss = [
-        v["rss"]
-        for name, pids in rss.items()
-        if name.startswith("bookstore")
-        for v in pids.values()
-    ]
+
+    def largest_rss(app: str) -> float | None:
+        values = [v["rss"] for v in rss.get(app, {}).values()]
+        return max(values) if values else None
+
     checks = [
         (
             "authenticated list ≥ 0.5× bare ceiling",
@@ -122,10 +121,18 @@ def build(bench, rss: dict, profiles: dict) -> dict:
             page1_100k / page1_100 if page1_100 and page1_100k else None,
         ),
         (
-            "worker RSS ≤ 70 MiB (largest Bookstore worker)",
+            "worker RSS ≤ 70 MiB (largest Bookstore worker, SQLite)",
             70.0,
             "<=",
-            max(bookstore_rss) if bookstore_rss else None,
+            largest_rss("bookstore-sqlite"),
+        ),
+        # Not a target (the targets are SQLite's); shown so it is not hidden:
+        # psycopg's binary wheel brings its own libpq and OpenSSL.
+        (
+            "for reference: largest Bookstore worker RSS on PostgreSQL",
+            None,
+            None,
+            largest_rss("bookstore-pg"),
         ),
     ]
     targets = [
@@ -134,7 +141,7 @@ def build(bench, rss: dict, profiles: dict) -> dict:
             "limit": limit,
             "value": value,
             "met": None
-            if value is None
+            if value is None or limit is None
             else (value >= limit if op == ">=" else value <= limit),
         }
         for name, limit, op, value in checks
@@ -223,6 +230,8 @@ def markdown(results: dict) -> str:
     ]
     for t in results["targets"]:
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+        if t["limit"] is None:
+            met = "(not a target)" if t["value"] is not None else "not measured"
         lines.append(f"| {t['target']} | {_fmt(t['value'])} | {met} |")
     if results["page_latency"]:
         lines += [
