@@ -128,7 +128,7 @@ def problem(
     """Build an application/problem+json response (RFC 9457) with our extensions."""
     body = {
         "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
+        "title": _PHRASES.get(status) or HTTPStatus(status).phrase,
         "status": status,
         "code": code,
         "detail": detail,
@@ -136,12 +136,15 @@ def problem(
     if errors:
         body["errors"] = errors
     body["request_id"] = g.get("request_id")
-    response = Response(
-        json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE, headers=headers
-    )
-    if status == 401 and "WWW-Authenticate" not in response.headers:
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    if headers:
+        response.headers.update(headers)
+    if status == 401 and "www-authenticate" not in {k.lower() for k in headers or ()}:
         response.headers["WWW-Authenticate"] = _bearer_challenge(challenge, detail)
     return response
+
+
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
 def _bearer_challenge(error: str | None, description: str) -> str:

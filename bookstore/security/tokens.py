@@ -27,6 +27,7 @@ from bookstore.errors import Unauthorized
 
 ACCESS, REFRESH = "access", "refresh"
 VERIFIED_CACHE_SIZE = 1024
+HEADER_CACHE_SIZE = 64
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "type", "sid"]
 HMAC_ALGORITHMS = {"HS256", "HS384", "HS512"}
 ASYMMETRIC_ALGORITHMS = {"EdDSA", "RS256", "ES256"}
@@ -104,6 +105,9 @@ class Keyring:
         # still checked on every request. Exact strings only: another spelling of a
         # token is a miss and is verified in full.
         self.verified: dict[str, dict] = {}
+        # Header segment -> the key its kid names. Every token we issue with one
+        # key has the same header, so the kid is decoded once, not per request.
+        self.by_header: dict[str, Key] = {}
 
     def jwks(self) -> dict:
         """RFC 7517 key set of the public keys (empty when signing with HMAC)."""
@@ -222,14 +226,21 @@ def _signing_key(token: str) -> Key:
     """
     if len(token) > MAX_TOKEN_CHARS or not _COMPACT_JWS.fullmatch(token):
         raise TokenError("The token is invalid.")
+    segment, ring = token.partition(".")[0], keyring()
+    key = ring.by_header.get(segment)
+    if key is not None:
+        return key
     try:
-        header = json.loads(_b64decode(token.partition(".")[0]))
+        header = json.loads(_b64decode(segment))
     except _UNREADABLE:
         raise TokenError("The token is invalid.") from None
     kid = header.get("kid") if isinstance(header, dict) else None
-    key = keyring().keys.get(kid) if isinstance(kid, str) else None
+    key = ring.keys.get(kid) if isinstance(kid, str) else None
     if key is None:
         raise TokenError("The token was signed by an unknown key.")
+    if len(ring.by_header) >= HEADER_CACHE_SIZE:
+        ring.by_header.clear()
+    ring.by_header[segment] = key
     return key
 
 
