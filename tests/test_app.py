@@ -210,3 +210,24 @@ def test_flask_command_exits_non_zero_naming_the_secret(tmp_path):
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ensure_sync_answers_as_flask_does_each_time(make_app):
+    # The answer is remembered per function; async functions still go to Flask's
+    # async_to_sync (which needs the 'async' extra, not installed here).
+    from flask import Flask
+
+    app = make_app()
+
+    def view():
+        return "ok"
+
+    async def async_view():
+        return "ok"
+
+    for _ in range(2):
+        assert app.ensure_sync(view) is view
+        with pytest.raises(RuntimeError, match="async"):
+            app.ensure_sync(async_view)
+        with pytest.raises(RuntimeError, match="async"):
+            Flask.ensure_sync(app, async_view)

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, json, request, url_for
 
 from bookstore import pagination
 from bookstore.auth.guards import current_caller, token_required
-from bookstore.books import idempotency, services
+from bookstore.books import idempotency, listing, services
 from bookstore.books.models import Book
 from bookstore.books.schemas import BookQuerySchema, BookSchema, dump_book, dump_books
 from bookstore.web import json_body
@@ -86,7 +86,7 @@ def create_book():
 @token_required
 def list_books():
     """The caller's books (admins: any user's with `owner`), paginated and sorted."""
-    shelf = services.list_books(
+    shelf = listing.list_books(
         current_caller(), **pagination.parse_args(book_query_schema)
     )
     return pagination.respond(

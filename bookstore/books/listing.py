@@ -1,0 +1,170 @@
+"""Listing books: one page per query, sorted, filtered, with its total."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from bookstore import pagination
+from bookstore.auth.models import User
+from bookstore.auth.services import Caller
+from bookstore.books.models import Book, BookCount, fold
+from bookstore.errors import Forbidden
+from bookstore.extensions import db
+from bookstore.sqltext import RFC3339, UUIDText
+from bookstore.statements import prebuilt
+
+_BOOKS = Book.__table__
+
+
+def _escape_like(text: str) -> str:
+    """Make %, _ and the escape character itself literal in a LIKE pattern."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _listed_owner(viewer: Caller, owner: uuid.UUID | None) -> tuple[int | None, str]:
+    """Whose books a listing shows: the caller's, or for admins `owner`'s.
+
+    Returns the owner's row id (None: no such user) and public id.
+    """
+    if owner is None or owner == viewer.public_id:
+        return viewer.id, str(viewer.public_id)
+    if not viewer.is_admin:
+        # The same 403 whether or not that user exists: no existence oracle.
+        raise Forbidden("Only administrators may list another user's books.")
+    owner_id = db.session.scalar(sa.select(User.id).where(User.public_id == owner))
+    return owner_id, str(owner)
+
+
+@dataclass(frozen=True)
+class Shelf:
+    """One page of a listing: rows with the book fields, and their owner's public id."""
+
+    page: pagination.Page
+    owner_public_id: str
+
+
+# What a listing shows of a book, in the order dump_books reads it: rows, not ORM
+# objects, with ids and timestamps already rendered as their JSON text.
+LISTED_COLUMNS = (
+    UUIDText(_BOOKS.c.public_id).label("id"),
+    _BOOKS.c.title,
+    _BOOKS.c.author,
+    _BOOKS.c.publisher,
+    _BOOKS.c.price_cents,
+    _BOOKS.c.isbn,
+    RFC3339(_BOOKS.c.created_at).label("created_at"),
+    RFC3339(_BOOKS.c.updated_at).label("updated_at"),
+)
+SORT_COLUMNS = {
+    "title": _BOOKS.c.title_key,  # case-insensitive, the same on every database
+    "author": _BOOKS.c.author_key,
+    "price": _BOOKS.c.price_cents,
+    "created_at": _BOOKS.c.created_at,
+}
+SORTS = tuple(f"{prefix}{name}" for name in SORT_COLUMNS for prefix in ("", "-"))
+
+
+def _order(sort: str) -> tuple:
+    column = SORT_COLUMNS[sort.removeprefix("-")]
+    if sort.startswith("-"):  # the id tiebreak runs in the same direction
+        return column.desc(), _BOOKS.c.id.desc()
+    return column.asc(), _BOOKS.c.id.asc()
+
+
+def _shelf_total() -> sa.ScalarSelect:
+    counts = BookCount.__table__
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(counts.c.books), 0))
+        .where(counts.c.owner_id == sa.bindparam("owner_id"))
+        .scalar_subquery()
+    )
+
+
+# The unfiltered listing, one statement per sort, built once: the page and the
+# owner's total from the trigger-kept counter (never a count(*) over the shelf)
+# in one round trip, both read from the same snapshot.
+_UNFILTERED_PAGE = {
+    sort: prebuilt(
+        sa.select(*LISTED_COLUMNS, _shelf_total().label("shelf_total"))
+        .where(_BOOKS.c.owner_id == sa.bindparam("owner_id"))
+        .order_by(*_order(sort))
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+    )
+    for sort in SORTS
+}
+
+
+def list_books(
+    viewer: Caller,
+    *,
+    page: int = 1,
+    per_page: int = pagination.DEFAULT_PER_PAGE,
+    sort: str = "-created_at",
+    owner: uuid.UUID | None = None,
+    author: str | None = None,
+    publisher: str | None = None,
+    q: str | None = None,
+    min_price: Decimal | None = None,
+    max_price: Decimal | None = None,
+) -> Shelf:
+    """One page of the listing, sorted, with its total.
+
+    Raises Forbidden when a non-admin asks for another user's books.
+    """
+    owner_id, owner_public_id = _listed_owner(viewer, owner)
+    filters = []
+    if author is not None:
+        filters.append(_BOOKS.c.author_key == fold(author))
+    if publisher is not None:
+        filters.append(_BOOKS.c.publisher_key == fold(publisher))
+    if q is not None:
+        pattern = f"%{_escape_like(fold(q))}%"
+        filters.append(
+            sa.or_(
+                _BOOKS.c.title_key.like(pattern, escape="\\"),
+                _BOOKS.c.author_key.like(pattern, escape="\\"),
+            )
+        )
+    if min_price is not None:
+        filters.append(_BOOKS.c.price_cents >= int(min_price.scaleb(2)))
+    if max_price is not None:
+        filters.append(_BOOKS.c.price_cents <= int(max_price.scaleb(2)))
+    if owner_id is None:  # an admin named a user who does not exist
+        result = pagination.Page(items=[], page=page, per_page=per_page, total=0)
+    elif filters:
+        statement = (
+            sa.select(*LISTED_COLUMNS)
+            .where(_BOOKS.c.owner_id == owner_id, *filters)
+            .order_by(*_order(sort))
+        )
+        result = pagination.paginate(statement, page=page, per_page=per_page, rows=True)
+    else:
+        result = _unfiltered_page(owner_id, sort, page, per_page)
+    return Shelf(result, owner_public_id)
+
+
+def _unfiltered_page(owner_id: int, sort: str, page: int, per_page: int):
+    rows = (
+        db.session.connection()
+        .execute(
+            _UNFILTERED_PAGE[sort],
+            {"owner_id": owner_id, "limit": per_page, "offset": (page - 1) * per_page},
+        )
+        .all()
+    )
+    # Past the end (or an empty shelf) returns no row to carry the total; the sum
+    # is NUMERIC on PostgreSQL.
+    total = int(rows[0].shelf_total) if rows else _book_count(owner_id)
+    return pagination.Page(items=rows, page=page, per_page=per_page, total=total)
+
+
+def _book_count(owner_id: int) -> int:
+    count = db.session.scalar(
+        sa.select(sa.func.sum(BookCount.books)).where(BookCount.owner_id == owner_id)
+    )
+    return int(count or 0)
