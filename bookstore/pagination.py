@@ -32,13 +32,13 @@ class PageArgsSchema(Schema):
 # of the two, and clients repeat the same few query strings (page 1, default
 # sort): validated once per worker, not per request. Bounded like the token cache;
 # failures are never cached.
-_LOADED: dict[tuple[int, bytes], dict] = {}
+_LOADED: dict[tuple[Schema, bytes], dict] = {}
 LOADED_CACHE_SIZE = 1024
 
 
 def parse_args(schema: Schema) -> dict:
     """Load the query string with `schema`; malformed → 400 invalid_query."""
-    key = (id(schema), request.query_string)  # schemas are module-level singletons
+    key = (schema, request.query_string)  # keyed by identity; the key keeps it alive
     loaded = _LOADED.get(key)
     if loaded is None:
         loaded = _load_args(schema)
