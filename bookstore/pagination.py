@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from bookstore.errors import InvalidQuery
 from bookstore.extensions import db
+from bookstore.memo import remember
 
 MAX_PAGE = 10_000_000  # bounds OFFSET long before it could overflow anything
 MAX_PER_PAGE = 100
@@ -41,10 +42,7 @@ def parse_args(schema: Schema) -> dict:
     key = (schema, request.query_string)  # keyed by identity; the key keeps it alive
     loaded = _LOADED.get(key)
     if loaded is None:
-        loaded = _load_args(schema)
-        if len(_LOADED) >= LOADED_CACHE_SIZE:
-            _LOADED.clear()
-        _LOADED[key] = loaded
+        loaded = remember(_LOADED, key, _load_args(schema), LOADED_CACHE_SIZE)
     return dict(loaded)  # values are immutable (ints, strings, UUIDs, Decimals)
 
 
@@ -150,6 +148,7 @@ def _links(page: Page) -> list[str]:
 # and IRI-decodes it on every request (a thirtieth of a listing's CPU); a service
 # is reached under a handful of names. Bounded: the Host header is the client's.
 _BASE_URLS: dict[tuple, str] = {}
+BASE_URL_CACHE_SIZE = 256
 _URL_ENVIRON = (
     "wsgi.url_scheme",
     "HTTP_HOST",
@@ -165,8 +164,6 @@ def _base_url() -> str:
     key = tuple(environ.get(name) for name in _URL_ENVIRON)
     url = _BASE_URLS.get(key)
     if url is None:
-        url = request.base_url  # also where an untrusted Host is refused
-        if len(_BASE_URLS) >= 256:
-            _BASE_URLS.clear()
-        _BASE_URLS[key] = url
+        # request.base_url is also where an untrusted Host is refused.
+        url = remember(_BASE_URLS, key, request.base_url, BASE_URL_CACHE_SIZE)
     return url

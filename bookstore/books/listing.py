@@ -75,13 +75,11 @@ def _order(sort: str) -> tuple:
     return column.asc(), _BOOKS.c.id.asc()
 
 
-def _shelf_total() -> sa.ScalarSelect:
-    counts = BookCount.__table__
-    return (
-        sa.select(sa.func.coalesce(sa.func.sum(counts.c.books), 0))
-        .where(counts.c.owner_id == sa.bindparam("owner_id"))
-        .scalar_subquery()
-    )
+_COUNTS = BookCount.__table__
+# An owner's total: the sum of their counter slots (0 for no row).
+_SHELF_TOTAL = sa.select(sa.func.coalesce(sa.func.sum(_COUNTS.c.books), 0)).where(
+    _COUNTS.c.owner_id == sa.bindparam("owner_id")
+)
 
 
 # The unfiltered listing, one statement per sort, built once: the page and the
@@ -89,7 +87,7 @@ def _shelf_total() -> sa.ScalarSelect:
 # in one round trip, both read from the same snapshot.
 _UNFILTERED_PAGE = {
     sort: prebuilt(
-        sa.select(*LISTED_COLUMNS, _shelf_total().label("shelf_total"))
+        sa.select(*LISTED_COLUMNS, _SHELF_TOTAL.scalar_subquery().label("shelf_total"))
         .where(_BOOKS.c.owner_id == sa.bindparam("owner_id"))
         .order_by(*_order(sort))
         .limit(sa.bindparam("limit"))
@@ -157,14 +155,10 @@ def _unfiltered_page(owner_id: int, sort: str, page: int, per_page: int):
         )
         .all()
     )
-    # Past the end (or an empty shelf) returns no row to carry the total; the sum
-    # is NUMERIC on PostgreSQL.
-    total = int(rows[0].shelf_total) if rows else _book_count(owner_id)
+    # Past the end (or an empty shelf) no row carries the total: ask for it alone.
+    if rows:
+        total = rows[0].shelf_total
+    else:
+        total = db.session.scalar(_SHELF_TOTAL, {"owner_id": owner_id})
+    total = int(total)  # the sum is NUMERIC on PostgreSQL
     return pagination.Page(items=rows, page=page, per_page=per_page, total=total)
-
-
-def _book_count(owner_id: int) -> int:
-    count = db.session.scalar(
-        sa.select(sa.func.sum(BookCount.books)).where(BookCount.owner_id == owner_id)
-    )
-    return int(count or 0)

@@ -7,7 +7,6 @@ never by anything else the token says about itself.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -24,6 +23,7 @@ from flask import current_app
 
 from bookstore import clock
 from bookstore.errors import Unauthorized
+from bookstore.memo import remember
 
 ACCESS, REFRESH = "access", "refresh"
 VERIFIED_CACHE_SIZE = 1024
@@ -76,7 +76,9 @@ class Key:
         """Whether the compact JWS `token` carries this key's signature."""
         signing_input, _, signature = token.rpartition(".")
         return self._algorithm.verify(
-            signing_input.encode(), self._prepared, _b64decode(signature)
+            signing_input.encode(),
+            self._prepared,
+            jwt.utils.base64url_decode(signature),
         )
 
 
@@ -195,14 +197,12 @@ def decode(token: str, expected_type: str) -> dict:
 
     Raise TokenExpired past `exp` (plus leeway); any other defect is TokenError.
     """
-    cfg = current_app.config
-    cache = keyring().verified
-    claims = cache.get(token)
+    cfg, ring = current_app.config, keyring()
+    claims = ring.verified.get(token)
     if claims is None:
-        claims = _verify(token, cfg)
-        if len(cache) >= VERIFIED_CACHE_SIZE:
-            cache.clear()  # crude but bounded; refilled by the live tokens
-        cache[token] = claims
+        claims = remember(
+            ring.verified, token, _verify(token, ring, cfg), VERIFIED_CACHE_SIZE
+        )
     _check_times(claims, clock.utcnow().timestamp(), cfg["JWT_LEEWAY"])
     if claims["type"] != expected_type:
         raise TokenError(f"This endpoint needs a token of type {expected_type!r}.")
@@ -213,11 +213,7 @@ def decode(token: str, expected_type: str) -> dict:
 _UNREADABLE = (binascii.Error, ValueError, RecursionError)
 
 
-def _b64decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def _signing_key(token: str) -> Key:
+def _signing_key(token: str, ring: Keyring) -> Key:
     """The keyring's key named by the token's `kid` header; TokenError if none.
 
     Reads only the header's kid (PyJWT's parser checks the whole token character
@@ -226,27 +222,24 @@ def _signing_key(token: str) -> Key:
     """
     if len(token) > MAX_TOKEN_CHARS or not _COMPACT_JWS.fullmatch(token):
         raise TokenError("The token is invalid.")
-    segment, ring = token.partition(".")[0], keyring()
+    segment = token.partition(".")[0]
     key = ring.by_header.get(segment)
     if key is not None:
         return key
     try:
-        header = json.loads(_b64decode(segment))
+        header = json.loads(jwt.utils.base64url_decode(segment))
     except _UNREADABLE:
         raise TokenError("The token is invalid.") from None
     kid = header.get("kid") if isinstance(header, dict) else None
     key = ring.keys.get(kid) if isinstance(kid, str) else None
     if key is None:
         raise TokenError("The token was signed by an unknown key.")
-    if len(ring.by_header) >= HEADER_CACHE_SIZE:
-        ring.by_header.clear()
-    ring.by_header[segment] = key
-    return key
+    return remember(ring.by_header, segment, key, HEADER_CACHE_SIZE)
 
 
-def _verify(token: str, cfg) -> dict:
+def _verify(token: str, ring: Keyring, cfg) -> dict:
     """Signature with the kid's pinned algorithm, iss, aud, claim presence/types."""
-    key = _signing_key(token)
+    key = _signing_key(token, ring)
     # A forged or tampered token fails here, before any claim is parsed; a genuine
     # one is then verified again, in full, by PyJWT (once per token: see cache).
     try:
