@@ -27,3 +27,13 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+# --- Telling the app what it runs under (config.check, bookstore/metrics.py) ---
+
+
+def on_starting(server):
+    """In the master, before any worker exists: workers inherit the environment."""
+    # The app refuses per-process (memory://) rate limits under several workers;
+    # only gunicorn knows how many there are, command-line flags included.
+    os.environ["BOOKSTORE_WORKERS"] = str(server.num_workers)

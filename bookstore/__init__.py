@@ -10,8 +10,25 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
-from bookstore import auth, books, cli, errors, health, hooks, logs, openapi, users
-from bookstore.extensions import db, engine_options, init_migrations, limiter
+from bookstore import (
+    auth,
+    books,
+    cli,
+    deadline,
+    errors,
+    health,
+    hooks,
+    logs,
+    openapi,
+    users,
+)
+from bookstore.extensions import (
+    db,
+    engine_options,
+    init_migrations,
+    limit_store_options,
+    limiter,
+)
 from bookstore.web import APIRequest, FastJSON, NoSessions
 
 API = "/api/v1"
@@ -59,7 +76,13 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     logs.configure(app.config["LOG_LEVEL"])
 
     db.init_app(app)
+    with app.app_context():
+        deadline.register(app, db.engine)
     init_migrations(app)
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS",
+        limit_store_options(app.config["RATELIMIT_STORAGE_URI"]),
+    )
     limiter.init_app(app)
     errors.register(app)
     hooks.register(app)

@@ -7,6 +7,7 @@ import sys
 from http import HTTPStatus
 
 from flask import Flask, Response, g, json
+from limits.errors import StorageError
 from marshmallow import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -210,7 +211,9 @@ def _from_unexpected(exc: Exception) -> Response:
 
 def _is_database_down(exc: BaseException) -> bool:
     """The database, or the rate-limit store, cannot be reached."""
-    if isinstance(exc, PoolTimeout | OperationalError) or _is_redis_down(exc):
+    if isinstance(exc, PoolTimeout | OperationalError | StorageError):
+        return True
+    if _is_redis_down(exc):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
@@ -219,7 +222,9 @@ def _is_redis_down(exc: BaseException) -> bool:
     # redis is loaded only when a redis:// store is configured; importing it here
     # would cost every worker ~4 MiB. Not loaded: the error cannot be redis's.
     redis_errors = sys.modules.get("redis.exceptions")
-    return redis_errors is not None and isinstance(exc, redis_errors.ConnectionError)
+    return redis_errors is not None and isinstance(
+        exc, redis_errors.ConnectionError | redis_errors.TimeoutError
+    )
 
 
 def register(app: Flask) -> None:
