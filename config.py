@@ -128,6 +128,10 @@ class Config:
         self.RATELIMIT_REFRESH = _str("RATELIMIT_REFRESH", "60/minute")
         self.RATELIMIT_PASSWORD_CHANGE = _str("RATELIMIT_PASSWORD_CHANGE", "10/hour")
         self.RATELIMIT_HEADERS_ENABLED = True
+        # /metrics (bookstore/metrics): off unless asked for; with a token, only
+        # a scraper that presents it as a Bearer token reads it.
+        self.METRICS_ENABLED = _bool("METRICS_ENABLED", False)
+        self.METRICS_TOKEN = _str("METRICS_TOKEN")
         self.CORS_ORIGINS = _list("CORS_ORIGINS")
         self.TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 0)
         self.LOG_LEVEL = (_str("LOG_LEVEL", "INFO") or "INFO").upper()

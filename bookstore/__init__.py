@@ -19,6 +19,7 @@ from bookstore import (
     health,
     hooks,
     logs,
+    metrics,
     openapi,
     users,
 )
@@ -86,6 +87,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     limiter.init_app(app)
     errors.register(app)
     hooks.register(app)
+    metrics.register(app)
     app.register_blueprint(auth.bp, url_prefix=f"{API}/auth")
     app.register_blueprint(users.bp, url_prefix=f"{API}/users")
     app.register_blueprint(books.bp, url_prefix=f"{API}/books")
