@@ -198,7 +198,6 @@ def check(settings) -> None:
     """Raise ConfigError when settings are unsafe for their environment."""
     if settings.get("ENV_NAME") != "production":
         return
-    _check_shared_limits(settings)
     secret = settings.get("SECRET_KEY")
     if not secret:
         raise ConfigError(
@@ -235,6 +234,7 @@ def check(settings) -> None:
         )
     if algorithm in ASYMMETRIC_ALGORITHMS and not os.path.isfile(key_file):
         raise ConfigError(f"JWT_PRIVATE_KEY_FILE {key_file!r} is not a readable file.")
+    _check_shared_limits(settings)
 
 
 def _check_shared_limits(settings) -> None:

@@ -28,7 +28,7 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def production_env(monkeypatch):
+def production_env(monkeypatch, tmp_path):
     """A production environment with nothing set that this test does not set."""
     for name in (
         "RATELIMIT_ENABLED",
@@ -39,6 +39,7 @@ def production_env(monkeypatch):
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SECRET_KEY", SECRET)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.sqlite3'}")
     return monkeypatch
 
 
