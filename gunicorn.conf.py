@@ -43,12 +43,11 @@ _metrics = (os.environ.get("METRICS_ENABLED") or "").strip().lower() in {
     "yes",
     "on",
 }
-_metrics_dir_is_ours = False
+_METRICS_TMP_PREFIX = "bookstore-metrics-"
 if _metrics and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
-        prefix="bookstore-metrics-"
+        prefix=_METRICS_TMP_PREFIX
     )
-    _metrics_dir_is_ours = True
 
 
 def on_starting(server):
@@ -73,5 +72,9 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    if _metrics_dir_is_ours:
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    """Remove the metrics directory if it is the temporary one made above."""
+    directory = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or ".")
+    if directory.parent == Path(tempfile.gettempdir()) and directory.name.startswith(
+        _METRICS_TMP_PREFIX
+    ):
+        shutil.rmtree(directory, ignore_errors=True)

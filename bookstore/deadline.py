@@ -1,12 +1,13 @@
-"""A request's deadline on PostgreSQL: every wait on the server ends by it.
+"""A request's budget on PostgreSQL: all its waits on the server together.
 
 The server's statement_timeout cancels a slow statement, but not a statement the
 server never received: a database host that froze, or a link that stopped
 forwarding, leaves psycopg waiting on an open socket indefinitely, and TCP
 keepalives see nothing wrong while the peer's kernel still acknowledges. So each
-request gets DATABASE_STATEMENT_TIMEOUT seconds for all its waits together
-(connect, pre-ping, statements); a wait that would pass the deadline closes the
-connection and raises OperationalError, which errors.py answers with 503.
+request may spend DATABASE_STATEMENT_TIMEOUT seconds waiting on the database, all
+waits together (connect, pre-ping, statements, commit); time spent elsewhere
+(hashing a password, sending mail) is not charged. A wait that would overrun the
+budget closes the connection and raises OperationalError: errors.py answers 503.
 """
 
 from __future__ import annotations
@@ -22,44 +23,55 @@ from flask import Flask, current_app
 # Outside a request (CLI commands), each wait gets the timeout plus this margin:
 # the server's statement_timeout fires first and keeps the connection usable.
 _MARGIN = 1.0
-_deadline: ContextVar[float | None] = ContextVar("database_deadline", default=None)
+# Seconds of database waiting the current request has left; None outside requests.
+_remaining: ContextVar[float | None] = ContextVar("database_budget", default=None)
 
 
 class DatabaseDeadline(psycopg.OperationalError):
-    """The database did not answer within the request's deadline."""
+    """The database did not answer within the request's budget."""
 
 
-def _budget(timeout: float) -> float:
-    deadline = _deadline.get()
-    if deadline is None:
-        return timeout + _MARGIN
-    return max(0.0, deadline - time.monotonic())
+class _Charged:
+    """Time a wait to charge it to the request's budget; yields the wait's limit."""
+
+    def __init__(self, timeout: float):
+        self.budget = _remaining.get()
+        self.limit = timeout + _MARGIN if self.budget is None else self.budget
+
+    def __enter__(self) -> float:
+        self.started = time.monotonic()
+        return self.limit
+
+    def __exit__(self, *exc) -> None:
+        if self.budget is not None:
+            spent = time.monotonic() - self.started
+            _remaining.set(max(0.0, self.budget - spent))
 
 
 class DeadlineConnection(psycopg.Connection):
-    """A psycopg connection whose every wait ends by the request's deadline."""
+    """A psycopg connection whose waits are charged to the request's budget."""
 
     deadline_timeout: float = 5.0
 
     def wait(self, gen, interval=0.1, timeout=None):
-        budget = _budget(self.deadline_timeout)
-        try:
-            return super().wait(
-                gen, interval, budget if timeout is None else min(timeout, budget)
-            )
-        except psycopg.errors._WaitTimeout:  # the one name psycopg raises for it
-            # The reply may still come and desynchronise the protocol: the
-            # connection is unusable; closed, SQLAlchemy discards it from the pool.
-            self.pgconn.finish()
-            raise DatabaseDeadline("the database did not answer in time") from None
+        with _Charged(self.deadline_timeout) as limit:
+            try:
+                return super().wait(
+                    gen, interval, limit if timeout is None else min(timeout, limit)
+                )
+            except psycopg.errors._WaitTimeout:  # the one name psycopg raises
+                # The reply may still come and desynchronise the protocol: the
+                # connection is unusable; closed, SQLAlchemy drops it from the pool.
+                self.pgconn.finish()
+                raise DatabaseDeadline("the database did not answer in time") from None
 
 
 def _start() -> None:
-    _deadline.set(time.monotonic() + current_app.config["DATABASE_STATEMENT_TIMEOUT"])
+    _remaining.set(current_app.config["DATABASE_STATEMENT_TIMEOUT"])
 
 
 def _end(exc: BaseException | None) -> None:
-    _deadline.set(None)
+    _remaining.set(None)
 
 
 def _connect(timeout: float):
@@ -67,13 +79,13 @@ def _connect(timeout: float):
         deadline_timeout = timeout
 
     def connect(dialect, connection_record, cargs, cparams):
-        """Open a DeadlineConnection with what remains of the deadline."""
-        budget = _budget(timeout)
-        if budget <= 0:
-            raise DatabaseDeadline("no time left to connect to the database")
-        # libpq's rule, which psycopg follows: whole seconds, at least 2.
-        cparams["connect_timeout"] = max(2, math.floor(budget))
-        return Bounded.connect(*cargs, **cparams)
+        """Open a DeadlineConnection within what remains of the budget."""
+        with _Charged(timeout) as limit:
+            if limit <= 0:
+                raise DatabaseDeadline("no time left to connect to the database")
+            # libpq's rule, which psycopg follows: whole seconds, at least 2.
+            cparams["connect_timeout"] = max(2, math.floor(limit))
+            return Bounded.connect(*cargs, **cparams)
 
     return connect
 

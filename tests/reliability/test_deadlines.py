@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from bookstore.extensions import db
 from tests.conftest import PASSWORD
 from tests.reliability.proxy import FREEZE
 from tests.reliability.servers import bearer
@@ -75,9 +76,20 @@ def postgres_app(make_app, backend):
 
     @app.get("/_test/slow")
     def slow():
-        from bookstore.extensions import db
-
         db.session.execute(sa.text("SELECT pg_sleep(30)"))
+        return {"status": "done"}
+
+    @app.get("/_test/two-waits")
+    def two_waits():
+        # Each under the timeout, together over it: the budget is the request's.
+        db.session.execute(sa.text("SELECT pg_sleep(:s)"), {"s": DEADLINE * 0.6})
+        db.session.execute(sa.text("SELECT pg_sleep(:s)"), {"s": DEADLINE * 0.6})
+        return {"status": "done"}
+
+    @app.get("/_test/slow-elsewhere")
+    def slow_elsewhere():
+        time.sleep(DEADLINE + 0.5)  # not a wait on the database: not charged
+        db.session.execute(sa.text("SELECT 1"))
         return {"status": "done"}
 
     return app
@@ -94,6 +106,22 @@ def test_postgres_statement_past_the_deadline_is_cancelled_with_503(postgres_app
     assert response.json["code"] == "service_unavailable"
     assert elapsed <= ALLOWED
     assert client.get("/readyz").status_code == 200  # and the next request is served
+
+
+def test_postgres_waits_add_up_to_one_budget_per_request(postgres_app):
+    client = postgres_app.test_client()
+    started = time.monotonic()
+
+    response = client.get("/_test/two-waits")
+
+    assert response.status_code == 503
+    assert time.monotonic() - started <= ALLOWED
+
+
+def test_postgres_time_spent_outside_the_database_is_not_charged(postgres_app):
+    response = postgres_app.test_client().get("/_test/slow-elsewhere")
+
+    assert response.status_code == 200
 
 
 @pytest.mark.slow
