@@ -1,4 +1,3 @@
-import socket
 import time
 
 import pytest
@@ -9,7 +8,7 @@ from bookstore.auth import services
 from bookstore.extensions import LIMIT_STORE_TIMEOUT
 from tests.conftest import PASSWORD, bearer
 from tests.reliability.proxy import BLACKHOLE, Proxy
-from tests.reliability.servers import Gunicorn, migrate
+from tests.reliability.servers import Gunicorn, free_port, migrate
 
 API = "/api/v1"
 SECRET = "s" * 48
@@ -19,12 +18,6 @@ BOOK = {
     "publisher": "Chilton Books",
     "price": "9.99",
 }
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -115,7 +108,7 @@ def store_down(make_app):
     """An app whose rate-limit store (Redis) is unreachable, with a signed-in user."""
     app = make_app(
         RATELIMIT_ENABLED=True,
-        RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{_closed_port()}/0",
+        RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0",
     )
     with app.app_context():
         user = services.register_user(username="alice", password=PASSWORD)
@@ -199,7 +192,7 @@ def test_readiness_is_200_with_memory_limits(make_app):
 def test_a_store_that_stops_answering_costs_a_login_its_timeout(make_app):
     # Accepts connections and never answers: without a socket timeout redis-py
     # would wait forever, holding the worker.
-    proxy = Proxy(("127.0.0.1", _closed_port()))
+    proxy = Proxy(("127.0.0.1", free_port()))
     proxy.cut(BLACKHOLE)
     try:
         app = make_app(
@@ -248,7 +241,7 @@ def test_gunicorn_with_only_redis_url_shares_limits_and_reports_the_store(tmp_pa
         tmp_path,
         DATABASE_URL=url,
         RATELIMIT_ENABLED="true",
-        REDIS_URL=f"redis://127.0.0.1:{_closed_port()}/0",
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
         GUNICORN_WORKERS="2",
     ).start()
     try:

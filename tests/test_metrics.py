@@ -1,11 +1,11 @@
 import re
-import socket
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bookstore.auth import services
 from tests.conftest import PASSWORD, bearer
+from tests.reliability.servers import free_port
 
 API = "/api/v1"
 TOKEN = "scrape-" + "x" * 40
@@ -127,9 +127,7 @@ def test_logins_token_rejections_and_limits_are_counted(make_app):
 
 
 def test_backend_errors_are_counted_by_backend(make_app):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
+    closed = free_port()  # nothing listens there
     app = make_app(
         METRICS_ENABLED=True,
         RATELIMIT_ENABLED=True,
