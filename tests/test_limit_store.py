@@ -1,3 +1,4 @@
+import os
 import time
 
 import pytest
@@ -183,8 +184,11 @@ def test_readiness_is_503_without_the_store_and_names_nothing(store_down):
     assert "127.0.0.1" not in response.get_data(as_text=True)
 
 
-def test_readiness_is_200_with_memory_limits(make_app):
-    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://")
+@pytest.mark.parametrize("store", ["memory://", "redis"])
+def test_readiness_is_200_when_the_store_answers(make_app, store):
+    if store == "redis":
+        store = os.environ.get("TEST_REDIS_URL") or pytest.skip("no TEST_REDIS_URL")
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=store)
 
     assert app.test_client().get("/readyz").status_code == 200
 
