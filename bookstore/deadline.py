@@ -81,9 +81,10 @@ def _connect(timeout: float):
     def connect(dialect, connection_record, cargs, cparams):
         """Open a DeadlineConnection within what remains of the budget."""
         with _Charged(timeout) as limit:
-            if limit <= 0:
+            # libpq's rule, which psycopg follows: whole seconds, at least 2. So
+            # under a second left is no attempt: an attempt could overrun by 2 s.
+            if limit < 1:
                 raise DatabaseDeadline("no time left to connect to the database")
-            # libpq's rule, which psycopg follows: whole seconds, at least 2.
             cparams["connect_timeout"] = max(2, math.floor(limit))
             return Bounded.connect(*cargs, **cparams)
 
