@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint format clean bench bench-smoke
+.PHONY: install run test lint format clean bench bench-smoke bench-metrics
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench: $(VENV)/.bench-installed
 ## make bench-smoke: the same harness in a few seconds, SQLite only (CI runs it)
 bench-smoke: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.run --smoke $(BENCH_ARGS)
+
+## make bench-metrics: the authenticated list with METRICS_ENABLED off vs on (~2 min)
+bench-metrics: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.metrics_overhead $(BENCH_ARGS)
 
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

@@ -80,10 +80,12 @@ class Config:
         self.DATABASE_URL = _str("DATABASE_URL")  # None: a SQLite file in instance/
         self.SQLALCHEMY_DATABASE_URI = self.DATABASE_URL
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
-        self.DB_CONNECT_TIMEOUT = _int("DB_CONNECT_TIMEOUT", 5, minimum=1)
-        self.DB_STATEMENT_TIMEOUT_MS = _int("DB_STATEMENT_TIMEOUT_MS", 15_000)
+        # One deadline for every wait on the database: connect, pool checkout and
+        # statements (bookstore/deadline.py); it replaced three separate settings.
+        self.DATABASE_STATEMENT_TIMEOUT = _int(
+            "DATABASE_STATEMENT_TIMEOUT", 5, minimum=1, maximum=3600
+        )
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5, minimum=1)
-        self.DB_POOL_TIMEOUT = _int("DB_POOL_TIMEOUT", 10, minimum=1)
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1024)
 
         self.JWT_ALGORITHM = _str("JWT_ALGORITHM", "HS256")
@@ -105,7 +107,15 @@ class Config:
         )
 
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
-        self.RATELIMIT_STORAGE_URI = _str("RATELIMIT_STORAGE_URI", "memory://")
+        self.REDIS_URL = _str("REDIS_URL")
+        # A deployment that has a Redis shares its counters there without being told.
+        self.RATELIMIT_STORAGE_URI = (
+            _str("RATELIMIT_STORAGE_URI") or self.REDIS_URL or "memory://"
+        )
+        # Set by gunicorn.conf.py for its workers; declared by the operator for
+        # instances. Either above one makes memory:// counters unsafe (check()).
+        self.SERVER_WORKERS = _int("BOOKSTORE_WORKERS", 1, minimum=1)
+        self.SERVER_INSTANCES = _int("BOOKSTORE_INSTANCES", 1, minimum=1)
         # Namespaces the counters when several services share one Redis.
         self.RATELIMIT_KEY_PREFIX = _str("RATELIMIT_KEY_PREFIX", "bookstore")
         self.RATELIMIT_LOGIN_PER_ADDRESS = _str(
@@ -118,7 +128,10 @@ class Config:
         self.RATELIMIT_REFRESH = _str("RATELIMIT_REFRESH", "60/minute")
         self.RATELIMIT_PASSWORD_CHANGE = _str("RATELIMIT_PASSWORD_CHANGE", "10/hour")
         self.RATELIMIT_HEADERS_ENABLED = True
-        self.REDIS_URL = _str("REDIS_URL")
+        # /metrics (bookstore/metrics): off unless asked for; with a token, only
+        # a scraper that presents it as a Bearer token reads it.
+        self.METRICS_ENABLED = _bool("METRICS_ENABLED", False)
+        self.METRICS_TOKEN = _str("METRICS_TOKEN")
         self.CORS_ORIGINS = _list("CORS_ORIGINS")
         self.TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 0)
         self.LOG_LEVEL = (_str("LOG_LEVEL", "INFO") or "INFO").upper()
@@ -159,9 +172,20 @@ _CLASSES = {
 }
 
 
+# Settings folded into DATABASE_STATEMENT_TIMEOUT: refused by name, so that an
+# operator who set one is told rather than silently ignored.
+REPLACED = ("DB_CONNECT_TIMEOUT", "DB_STATEMENT_TIMEOUT_MS", "DB_POOL_TIMEOUT")
+
+
 def for_env(env: str | None = None) -> Config:
     """Return the settings for `env` (default: $BOOKSTORE_ENV, else development)."""
     load_dotenv(override=False)  # real environment variables win over .env
+    for old in REPLACED:
+        if os.environ.get(old, "").strip():
+            raise ConfigError(
+                f"{old} is no longer read: DATABASE_STATEMENT_TIMEOUT (seconds) now "
+                "bounds connect, pool checkout and statements alike."
+            )
     name = (env or os.environ.get("BOOKSTORE_ENV") or "development").strip().lower()
     if name not in _CLASSES:
         raise ConfigError(
@@ -210,3 +234,22 @@ def check(settings) -> None:
         )
     if algorithm in ASYMMETRIC_ALGORITHMS and not os.path.isfile(key_file):
         raise ConfigError(f"JWT_PRIVATE_KEY_FILE {key_file!r} is not a readable file.")
+    _check_shared_limits(settings)
+
+
+def _check_shared_limits(settings) -> None:
+    """memory:// counts per process: with several, every limit multiplies."""
+    if not settings["RATELIMIT_ENABLED"]:
+        return
+    if not settings["RATELIMIT_STORAGE_URI"].startswith("memory:"):
+        return
+    workers, instances = settings["SERVER_WORKERS"], settings["SERVER_INSTANCES"]
+    if workers == 1 and instances == 1:
+        return
+    raise ConfigError(
+        f"rate limiting keeps its counters in memory:// (per process), but this "
+        f"server runs {workers} worker(s) (GUNICORN_WORKERS) and declares "
+        f"{instances} instance(s) (BOOKSTORE_INSTANCES): every limit would be "
+        "multiplied and reset on restarts. Set RATELIMIT_STORAGE_URI (or REDIS_URL) "
+        "to a shared redis://... store, or serve with one worker and one instance."
+    )

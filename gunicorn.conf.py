@@ -2,6 +2,9 @@
 
 import multiprocessing
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 
 def _int(name: str, default: int) -> int:
@@ -27,3 +30,51 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+# --- Telling the app what it runs under (config.check, bookstore/metrics) ---
+# With METRICS_ENABLED every worker writes its counts to files in one directory
+# (prometheus-client's multiprocess mode) and a scrape sums them, so /metrics
+# reports the whole server whichever worker answers. The variable must be set
+# before a worker imports prometheus_client, hence here, in the master.
+_metrics = (os.environ.get("METRICS_ENABLED") or "").strip().lower() in {
+    "1",
+    "true",
+    "yes",
+    "on",
+}
+_METRICS_TMP_PREFIX = "bookstore-metrics-"
+if _metrics and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix=_METRICS_TMP_PREFIX
+    )
+
+
+def on_starting(server):
+    """In the master, before any worker exists: workers inherit the environment."""
+    # The app refuses per-process (memory://) rate limits under several workers;
+    # only gunicorn knows how many there are, command-line flags included.
+    os.environ["BOOKSTORE_WORKERS"] = str(server.num_workers)
+    if _metrics:
+        # Files left by an earlier run would be added to this run's counts.
+        directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+
+
+def child_exit(server, worker):
+    """A worker died (any way): its counters stay, its live gauges go."""
+    if _metrics:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory if it is the temporary one made above."""
+    directory = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or ".")
+    if directory.parent == Path(tempfile.gettempdir()) and directory.name.startswith(
+        _METRICS_TMP_PREFIX
+    ):
+        shutil.rmtree(directory, ignore_errors=True)

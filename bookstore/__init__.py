@@ -10,8 +10,26 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
-from bookstore import auth, books, cli, errors, health, hooks, logs, openapi, users
-from bookstore.extensions import db, engine_options, init_migrations, limiter
+from bookstore import (
+    auth,
+    books,
+    cli,
+    deadline,
+    errors,
+    health,
+    hooks,
+    logs,
+    metrics,
+    openapi,
+    users,
+)
+from bookstore.extensions import (
+    db,
+    engine_options,
+    init_migrations,
+    limit_store_options,
+    limiter,
+)
 from bookstore.web import APIRequest, FastJSON, NoSessions
 
 API = "/api/v1"
@@ -59,10 +77,17 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     logs.configure(app.config["LOG_LEVEL"])
 
     db.init_app(app)
+    with app.app_context():
+        deadline.register(app, db.engine)
     init_migrations(app)
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS",
+        limit_store_options(app.config["RATELIMIT_STORAGE_URI"]),
+    )
     limiter.init_app(app)
     errors.register(app)
     hooks.register(app)
+    metrics.register(app)
     app.register_blueprint(auth.bp, url_prefix=f"{API}/auth")
     app.register_blueprint(users.bp, url_prefix=f"{API}/users")
     app.register_blueprint(books.bp, url_prefix=f"{API}/books")

@@ -7,6 +7,7 @@ import sys
 from http import HTTPStatus
 
 from flask import Flask, Response, g, json
+from limits.errors import StorageError
 from marshmallow import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -136,6 +137,7 @@ def problem(
     if errors:
         body["errors"] = errors
     body["request_id"] = g.get("request_id")
+    g.problem_code = code  # for the metrics hook (token rejections by code)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
     if headers:
         response.headers.update(headers)
@@ -187,8 +189,9 @@ def _from_http_exception(exc: HTTPException) -> Response:
     return problem(status, code, detail, headers=headers)
 
 
-def _from_database_down(exc: Exception) -> Response:
+def _from_backend_down(exc: Exception, backend: str) -> Response:
     log.error("backend unavailable: %s", type(exc).__name__, exc_info=exc)
+    g.unavailable_backend = backend  # for the metrics hook
     return problem(
         503,
         "service_unavailable",
@@ -202,24 +205,31 @@ def _from_unexpected(exc: Exception) -> Response:
         return _from_http_exception(exc)
     if isinstance(exc, RecursionError):  # JSON nested thousands deep
         return problem(400, "malformed_json", "The request body is not valid JSON.")
+    if _is_store_down(exc):
+        return _from_backend_down(exc, "rate_limit_store")
     if _is_database_down(exc):
-        return _from_database_down(exc)
+        return _from_backend_down(exc, "database")
     log.exception("unhandled exception")
     return problem(500, "internal_error", HTTP_DETAILS[500])
 
 
 def _is_database_down(exc: BaseException) -> bool:
-    """The database, or the rate-limit store, cannot be reached."""
-    if isinstance(exc, PoolTimeout | OperationalError) or _is_redis_down(exc):
+    """The database cannot be reached, or did not answer in time."""
+    if isinstance(exc, PoolTimeout | OperationalError):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
-def _is_redis_down(exc: BaseException) -> bool:
+def _is_store_down(exc: BaseException) -> bool:
+    """The rate-limit store cannot be reached, or did not answer in time."""
+    if isinstance(exc, StorageError):  # limits' wrapper (limit_store_options)
+        return True
     # redis is loaded only when a redis:// store is configured; importing it here
     # would cost every worker ~4 MiB. Not loaded: the error cannot be redis's.
     redis_errors = sys.modules.get("redis.exceptions")
-    return redis_errors is not None and isinstance(exc, redis_errors.ConnectionError)
+    return redis_errors is not None and isinstance(
+        exc, redis_errors.ConnectionError | redis_errors.TimeoutError
+    )
 
 
 def register(app: Flask) -> None:

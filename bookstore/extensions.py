@@ -50,28 +50,34 @@ def init_migrations(app) -> None:
 
 
 def engine_options(url: str, config) -> dict:
-    """Return SQLAlchemy engine options for `url`: timeouts, pool, reconnects."""
+    """Return SQLAlchemy engine options for `url`: deadlines, pool, reconnects.
+
+    DATABASE_STATEMENT_TIMEOUT bounds every stage of a wait on the database; on
+    PostgreSQL bookstore/deadline.py also bounds a request's waits together.
+    """
+    timeout = config["DATABASE_STATEMENT_TIMEOUT"]
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
-        # Flask-SQLAlchemy picks the pool for SQLite; a busy timeout stops "database
-        # is locked" errors from surfacing under concurrent writers.
-        return {"connect_args": {"timeout": 15}}
+        # Flask-SQLAlchemy picks the pool for SQLite. The busy timeout is how long
+        # a write waits for another writer's lock before "database is locked".
+        return {"connect_args": {"timeout": timeout}}
     options: dict = {
         "pool_pre_ping": True,  # a connection dropped while idle is replaced, not used
         "pool_size": config["DB_POOL_SIZE"],
-        "pool_timeout": config["DB_POOL_TIMEOUT"],
+        "pool_timeout": timeout,
         "pool_recycle": 1800,
     }
     if backend == "postgresql":
         options["connect_args"] = {
-            "connect_timeout": config["DB_CONNECT_TIMEOUT"],
-            "options": f"-c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}"
-            " -c timezone=UTC",
-            # keepalives notice a peer that vanished without closing the socket
+            "connect_timeout": max(2, timeout),  # libpq's minimum
+            "options": f"-c statement_timeout={timeout * 1000} -c timezone=UTC",
+            # Keepalives notice a peer that vanished while the connection was idle;
+            # tcp_user_timeout one that stops acknowledging what we send.
             "keepalives": 1,
             "keepalives_idle": 10,
             "keepalives_interval": 5,
             "keepalives_count": 3,
+            "tcp_user_timeout": timeout * 1000,
         }
     return options
 
@@ -94,6 +100,23 @@ def _client_address() -> str:
     from flask import request
 
     return request.remote_addr or "unknown"
+
+
+# Seconds a rate-limited request waits for the store; Redis answers in well under
+# a millisecond, so this only ends a wait on a store that is gone.
+LIMIT_STORE_TIMEOUT = 2
+
+
+def limit_store_options(uri: str) -> dict:
+    """Flask-Limiter storage options: store errors wrapped in limits' StorageError
+    (errors.py answers 503), and a Redis that stops answering times out."""
+    options: dict = {"wrap_exceptions": True}
+    if uri.startswith(("redis", "valkey")):
+        options.update(
+            socket_timeout=LIMIT_STORE_TIMEOUT,
+            socket_connect_timeout=LIMIT_STORE_TIMEOUT,
+        )
+    return options
 
 
 limiter = Limiter(

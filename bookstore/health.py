@@ -12,7 +12,7 @@ from flask import Blueprint, current_app
 from sqlalchemy.exc import DBAPIError
 
 from bookstore.errors import ServiceUnavailable
-from bookstore.extensions import MIGRATIONS, db
+from bookstore.extensions import MIGRATIONS, db, limiter
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("bookstore.health")
@@ -26,7 +26,8 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: the database answers and its schema is at the latest migration."""
+    """Readiness: the database answers at the latest migration, and the shared
+    rate-limit store answers (logins refuse to run without it)."""
     try:
         with db.engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
@@ -36,7 +37,19 @@ def readyz():
         raise ServiceUnavailable("The database is unreachable.") from None
     if current != _head_revisions():
         raise ServiceUnavailable("The database schema is not at the latest migration.")
+    if not _limit_store_answers():
+        log.warning("readiness: rate-limit store unreachable")
+        raise ServiceUnavailable("The rate-limit store is unreachable.")
     return {"status": "ready"}
+
+
+def _limit_store_answers() -> bool:
+    config = current_app.config
+    if not config["RATELIMIT_ENABLED"]:
+        return True
+    if config["RATELIMIT_STORAGE_URI"].startswith("memory:"):
+        return True  # in-process: it answers if we do
+    return limiter.storage.check()  # a ping, bounded by the store's socket timeout
 
 
 def _schema_revisions(connection: sa.Connection) -> set[str]:

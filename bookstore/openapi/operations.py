@@ -81,6 +81,7 @@ class Op:
     response_headers: tuple[str, ...] = ()  # from RESPONSE_HEADERS
     list_of: bool = False  # response is a paginated envelope of `response`
     basic_auth: bool = False  # also accepts HTTP Basic credentials
+    text: bool = False  # the body is plain text (Prometheus exposition), not JSON
     tags: tuple[str, ...] = field(default=())
 
 
@@ -89,6 +90,8 @@ User = auth_schemas.UserSchema
 OPERATIONS: dict[str, Op] = {
     "health.healthz": Op(HealthSchema, auth=False),
     "health.readyz": Op(HealthSchema, auth=False, errors=(503,)),
+    # Served only with METRICS_ENABLED; the Bearer token is METRICS_TOKEN, not a JWT.
+    "metrics.metrics": Op(auth=False, errors=(401,), text=True),
     "auth.register": Op(
         User,
         201,

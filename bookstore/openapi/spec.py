@@ -134,6 +134,8 @@ def _responses(op: Op) -> dict:
         if op.list_of:
             schema = page_of(op.response, _list_name(op.response))
         success["content"] = {"application/json": {"schema": schema}}
+    if op.text:
+        success["content"] = {"text/plain": {"schema": {"type": "string"}}}
     headers = {
         name: {"description": RESPONSE_HEADERS[name], "schema": {"type": "string"}}
         for name in op.response_headers

@@ -9,13 +9,15 @@ import struct
 import threading
 import time
 
-FORWARD, REFUSE, BLACKHOLE = "forward", "refuse", "blackhole"
+FORWARD, REFUSE, BLACKHOLE, FREEZE = "forward", "refuse", "blackhole", "freeze"
 
 
 class Proxy:
     """127.0.0.1:<port> → backend. `cut(mode)` closes every open connection and then
     refuses new ones (REFUSE: nothing listens) or accepts them and never answers
-    (BLACKHOLE); `restore()` forwards again on the same port."""
+    (BLACKHOLE). `cut(FREEZE)` is a database that stops answering: every connection
+    stays open, new ones are accepted, and nothing is forwarded either way.
+    `restore()` forwards again on the same port."""
 
     def __init__(self, backend: tuple[str, int]):
         self.backend = backend
@@ -58,7 +60,7 @@ class Proxy:
             with self._lock:
                 self._sockets.add(client)
                 mode = self.mode
-            if mode == BLACKHOLE:
+            if mode in (BLACKHOLE, FREEZE):
                 continue  # held open, never read, never answered
             if mode == REFUSE:  # accepted in the instant the listener was closing
                 self._close(client)
@@ -78,6 +80,9 @@ class Proxy:
         peers = {a: b, b: a}
         try:
             while not self._stopping.is_set():
+                if self.mode == FREEZE:  # bytes stay in the kernel's buffers
+                    self._stopping.wait(0.05)
+                    continue
                 readable, _, _ = select.select([a, b], [], [], 0.2)
                 for sock in readable:
                     data = sock.recv(65536)
@@ -102,7 +107,10 @@ class Proxy:
         sock.close()
 
     def cut(self, mode: str) -> None:
-        assert mode in (REFUSE, BLACKHOLE)
+        assert mode in (REFUSE, BLACKHOLE, FREEZE)
+        if mode == FREEZE:
+            self.mode = FREEZE  # the pumps stop; nothing is closed
+            return
         with self._lock:
             self.mode = mode
             sockets = list(self._sockets)
@@ -116,11 +124,13 @@ class Proxy:
 
     def restore(self) -> None:
         with self._lock:
-            held = list(self._sockets) if self.mode == BLACKHOLE else []
+            # Connections accepted while cut never reached the backend; a frozen
+            # one is mid-conversation with a client that gave up on it.
+            held = list(self._sockets) if self.mode in (BLACKHOLE, FREEZE) else []
             if self._listener is None:
                 self._listener = self._listen(self.port)
             self.mode = FORWARD
-        for sock in held:  # connections accepted during the blackhole never worked
+        for sock in held:
             self._close(sock)
 
     def close(self) -> None:

@@ -33,8 +33,7 @@ def test_database_cut_mid_load_answers_503_fast_and_recovers_without_restart(
     proxy, proxied_url = db_proxy
     server = gunicorn(
         DATABASE_URL=proxied_url,
-        DB_CONNECT_TIMEOUT=str(CONNECT_TIMEOUT),
-        DB_POOL_TIMEOUT="5",
+        DATABASE_STATEMENT_TIMEOUT=str(CONNECT_TIMEOUT),
     )
     workers = server.workers()
     assert server.register("reader").status == 201

@@ -1,0 +1,102 @@
+"""A request's budget on PostgreSQL: all its waits on the server together.
+
+The server's statement_timeout cancels a slow statement, but not a statement the
+server never received: a database host that froze, or a link that stopped
+forwarding, leaves psycopg waiting on an open socket indefinitely, and TCP
+keepalives see nothing wrong while the peer's kernel still acknowledges. So each
+request may spend DATABASE_STATEMENT_TIMEOUT seconds waiting on the database, all
+waits together (connect, pre-ping, statements, commit); time spent elsewhere
+(hashing a password, sending mail) is not charged. A wait that would overrun the
+budget closes the connection and raises OperationalError: errors.py answers 503.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextvars import ContextVar
+
+import psycopg
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+# Outside a request (CLI commands), each wait gets the timeout plus this margin:
+# the server's statement_timeout fires first and keeps the connection usable.
+_MARGIN = 1.0
+# Seconds of database waiting the current request has left; None outside requests.
+_remaining: ContextVar[float | None] = ContextVar("database_budget", default=None)
+
+
+class DatabaseDeadline(psycopg.OperationalError):
+    """The database did not answer within the request's budget."""
+
+
+class _Charged:
+    """Time a wait to charge it to the request's budget; yields the wait's limit."""
+
+    def __init__(self, timeout: float):
+        self.budget = _remaining.get()
+        self.limit = timeout + _MARGIN if self.budget is None else self.budget
+
+    def __enter__(self) -> float:
+        self.started = time.monotonic()
+        return self.limit
+
+    def __exit__(self, *exc) -> None:
+        if self.budget is not None:
+            spent = time.monotonic() - self.started
+            _remaining.set(max(0.0, self.budget - spent))
+
+
+class DeadlineConnection(psycopg.Connection):
+    """A psycopg connection whose waits are charged to the request's budget."""
+
+    deadline_timeout: float = 5.0
+
+    def wait(self, gen, interval=0.1, timeout=None):
+        with _Charged(self.deadline_timeout) as limit:
+            try:
+                return super().wait(
+                    gen, interval, limit if timeout is None else min(timeout, limit)
+                )
+            except psycopg.errors._WaitTimeout:  # the one name psycopg raises
+                # The reply may still come and desynchronise the protocol: the
+                # connection is unusable; closed, SQLAlchemy drops it from the pool.
+                self.pgconn.finish()
+                raise DatabaseDeadline("the database did not answer in time") from None
+
+
+def _start() -> None:
+    _remaining.set(current_app.config["DATABASE_STATEMENT_TIMEOUT"])
+
+
+def _end(exc: BaseException | None) -> None:
+    _remaining.set(None)
+
+
+def _connect(timeout: float):
+    class Bounded(DeadlineConnection):
+        deadline_timeout = timeout
+
+    def connect(dialect, connection_record, cargs, cparams):
+        """Open a DeadlineConnection within what remains of the budget."""
+        with _Charged(timeout) as limit:
+            # libpq's rule, which psycopg follows: whole seconds, at least 2. So
+            # under a second left is no attempt: an attempt could overrun by 2 s.
+            if limit < 1:
+                raise DatabaseDeadline("no time left to connect to the database")
+            cparams["connect_timeout"] = max(2, math.floor(limit))
+            return Bounded.connect(*cargs, **cparams)
+
+    return connect
+
+
+def register(app: Flask, engine: sa.Engine) -> None:
+    """Bound `engine`'s waits by each request's deadline (PostgreSQL only)."""
+    if engine.dialect.driver != "psycopg":
+        return  # SQLite's bound is its busy timeout (extensions.engine_options)
+    sa.event.listen(
+        engine, "do_connect", _connect(app.config["DATABASE_STATEMENT_TIMEOUT"])
+    )
+    app.before_request(_start)
+    app.teardown_request(_end)
