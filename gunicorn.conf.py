@@ -3,6 +3,10 @@
 import multiprocessing
 import os
 
+from gunicorn import util as gunicorn_util
+
+import serving
+
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
@@ -27,3 +31,12 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Graceful drain after SIGTERM (SHUTDOWN_DRAIN_SECONDS), and gunicorn's own error
+# responses as problem+json: see serving.py.
+when_ready = serving.when_ready
+worker_exit = serving.worker_exit
+on_exit = serving.on_exit
+# gunicorn has no setting for its error pages; its workers write them all through
+# this one function.
+gunicorn_util.write_error = serving.problem_error

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app
 from sqlalchemy.exc import DBAPIError
 
+import serving
 from bookstore.errors import ServiceUnavailable
 from bookstore.extensions import MIGRATIONS, db
 
@@ -26,7 +27,11 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: the database answers and its schema is at the latest migration."""
+    """Readiness: the database answers and its schema is at the latest migration.
+
+    From SIGTERM on it answers 503, so a load balancer stops routing here."""
+    if serving.draining():
+        raise ServiceUnavailable("The service is shutting down.")
     try:
         with db.engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
