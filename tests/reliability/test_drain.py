@@ -6,20 +6,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.reliability.servers import PASSWORD, migrate
+from tests.reliability.servers import PASSWORD
 
 pytestmark = pytest.mark.slow
 
 # Logins cost a few hundred ms at this hashing cost, so ten of them outlast the
 # moment SIGTERM arrives: two are in the workers, the rest wait in the backlog.
 SLOW_LOGINS = {"PASSWORD_HASH_TIME_COST": "6", "GUNICORN_WORKERS": "2"}
-
-
-@pytest.fixture
-def sqlite_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'drain.sqlite3'}"
-    migrate(url)
-    return url
 
 
 def _login(server, username):
