@@ -84,10 +84,11 @@ def _requeue_term(server):
 
 def worker_exit(server, worker) -> None:
     """Worker, on its way out: serve what is queued before the socket closes."""
-    if not (worker.booted and draining() and hasattr(worker, "handle")):
+    from gunicorn.workers.sync import SyncWorker
+
+    # gthread & co. keep their own connection handling.
+    if not (worker.booted and draining() and isinstance(worker, SyncWorker)):
         return
-    if worker.__class__.__name__ != "SyncWorker":
-        return  # gthread & co. have their own connection handling
     give_up = time.monotonic() + server.cfg.graceful_timeout
     for listener in worker.sockets:
         while time.monotonic() < give_up:

@@ -1,6 +1,9 @@
 """SIGTERM to gunicorn drains (API.md §Operations), through a real gunicorn."""
 
+import http.client
+import json
 import signal
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,22 +13,46 @@ from tests.reliability.servers import PASSWORD
 
 pytestmark = pytest.mark.slow
 
-# Logins cost a few hundred ms at this hashing cost, so ten of them outlast the
-# moment SIGTERM arrives: two are in the workers, the rest wait in the backlog.
-SLOW_LOGINS = {"PASSWORD_HASH_TIME_COST": "6", "GUNICORN_WORKERS": "2"}
+# Logins cost 100+ ms at this hashing cost, so a dozen outlast the moment SIGTERM
+# arrives: two are in the workers, the rest wait in the backlog. The graceful
+# timeout leaves time to serve them all even on a loaded machine.
+SLOW_LOGINS = {
+    "PASSWORD_HASH_TIME_COST": "6",
+    "GUNICORN_WORKERS": "2",
+    "GUNICORN_GRACEFUL_TIMEOUT": "30",
+}
 
 
-def _login(server, username):
-    return server.call(
-        "POST", "/api/v1/auth/login", {"username": username, "password": PASSWORD}
-    )
+def _login(server, username, sent: threading.Semaphore):
+    """A login whose request is fully written before `sent` is released."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    try:
+        body = json.dumps({"username": username, "password": PASSWORD})
+        try:
+            conn.request(
+                "POST",
+                "/api/v1/auth/login",
+                body,
+                {"Content-Type": "application/json"},
+            )
+        finally:
+            sent.release()
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    except OSError:
+        return 0  # reset or refused
+    finally:
+        conn.close()
 
 
 def _logins_in_flight(server, username, count):
     """Start `count` logins at once; return (futures, pool) once all are sent."""
+    sent = threading.Semaphore(0)
     pool = ThreadPoolExecutor(max_workers=count)
-    futures = [pool.submit(_login, server, username) for _ in range(count)]
-    time.sleep(0.5)  # connected and written: accepted by the kernel, if not a worker
+    futures = [pool.submit(_login, server, username, sent) for _ in range(count)]
+    for _ in range(count):
+        assert sent.acquire(timeout=60)
     return futures, pool
 
 
@@ -38,7 +65,7 @@ def test_sigterm_finishes_every_request_in_flight_or_queued(gunicorn, sqlite_url
     done_before = sum(f.done() for f in futures)
 
     server.process.send_signal(signal.SIGTERM)
-    statuses = [f.result(timeout=120).status for f in futures]
+    statuses = [f.result(timeout=120) for f in futures]
     pool.shutdown()
     exit_code = server.process.wait(timeout=60)
 
@@ -65,7 +92,9 @@ def test_readyz_fails_at_once_while_the_service_keeps_serving(gunicorn, sqlite_u
     # Both workers say so: several fresh connections, so either may answer.
     readiness = [server.call("GET", "/readyz") for _ in range(6)]
     served = [server.call("GET", "/healthz").status for _ in range(6)]
-    login = _login(server, "drain-user")
+    login = server.call(
+        "POST", "/api/v1/auth/login", {"username": "drain-user", "password": PASSWORD}
+    )
     alive_after_serving = server.process.poll() is None
     exit_code = server.process.wait(timeout=60)
     stopped_after = time.monotonic() - sent
@@ -106,7 +135,7 @@ def test_concurrent_requests_during_the_drain_window_all_complete(gunicorn, sqli
     server.process.send_signal(signal.SIGTERM)
     time.sleep(0.6)
     futures, pool = _logins_in_flight(server, "drain-user", 10)
-    statuses = [f.result(timeout=120).status for f in futures]
+    statuses = [f.result(timeout=120) for f in futures]
     pool.shutdown()
     server.process.wait(timeout=60)
 
