@@ -145,14 +145,25 @@ def test_the_app_sees_the_client_address_nginx_saw_and_no_other(
 
     assert first == [201, 201, 429]
     assert other == 201  # counted per client address, not per nginx
-    # What gunicorn received, past its own direct readiness probes ("- -").
-    seen = [line for line in access_log.read_text().split("\n") if line != "- -"]
-    assert seen[:4] == [
+    assert _access_lines(access_log, 4) == [
         "127.0.0.2 https",
         "127.0.0.2 https",
         "127.0.0.2 https",
         "127.0.0.3 https",
     ]
+
+
+def _access_lines(path, count: int, within: float = 10) -> list[str]:
+    """gunicorn's access lines, past its own direct readiness probes ("- -").
+    A line is written after its response is sent: wait for `count` of them."""
+    deadline = time.monotonic() + within
+    while True:
+        lines = [
+            line for line in path.read_text().splitlines() if line and line != "- -"
+        ]
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
 
 
 def test_nginx_errors_are_problem_documents(gunicorn, nginx, sqlite_url):
