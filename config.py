@@ -135,6 +135,8 @@ class Config:
         self.CORS_ORIGINS = _list("CORS_ORIGINS")
         self.TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 0)
         self.LOG_LEVEL = (_str("LOG_LEVEL", "INFO") or "INFO").upper()
+        # Seconds gunicorn keeps serving after SIGTERM while /readyz answers 503.
+        self.SHUTDOWN_DRAIN_SECONDS = _int("SHUTDOWN_DRAIN_SECONDS", 0, maximum=300)
 
 
 class DevelopmentConfig(Config):
@@ -163,6 +165,11 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Long enough for a load balancer's readiness probe to see the 503.
+        self.SHUTDOWN_DRAIN_SECONDS = _int("SHUTDOWN_DRAIN_SECONDS", 5, maximum=300)
 
 
 _CLASSES = {

@@ -6,6 +6,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from gunicorn import util as gunicorn_util
+
+import serving
+
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
@@ -72,9 +76,20 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    """Remove the metrics directory if it is the temporary one made above."""
+    """Master, last thing: the drain flag, and the metrics directory if it is the
+    temporary one made above."""
+    serving.on_exit(server)
     directory = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or ".")
     if directory.parent == Path(tempfile.gettempdir()) and directory.name.startswith(
         _METRICS_TMP_PREFIX
     ):
         shutil.rmtree(directory, ignore_errors=True)
+
+
+# Graceful drain after SIGTERM (SHUTDOWN_DRAIN_SECONDS), and gunicorn's own error
+# responses as problem+json: see serving.py.
+when_ready = serving.when_ready
+worker_exit = serving.worker_exit
+# gunicorn has no setting for its error pages; its workers write them all through
+# this one function.
+gunicorn_util.write_error = serving.problem_error

@@ -28,6 +28,9 @@ class Base(DeclarativeBase):
 # Objects stay loaded after commit: a view serializes what it just wrote without
 # reloading it (writes that must re-read, like refresh rotation, refresh explicitly).
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# PostgreSQL advisory lock held while `flask db upgrade` runs (migrations/env.py):
+# instances started together migrate one at a time. ASCII "bookstor".
+MIGRATION_LOCK = 0x626F6F6B73746F72
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 

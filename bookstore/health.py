@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app
 from sqlalchemy.exc import DBAPIError
 
+import serving
 from bookstore.errors import ServiceUnavailable
 from bookstore.extensions import MIGRATIONS, db, limiter
 
@@ -27,7 +28,11 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """Readiness: the database answers at the latest migration, and the shared
-    rate-limit store answers (logins refuse to run without it)."""
+    rate-limit store answers (logins refuse to run without it).
+
+    From SIGTERM on it answers 503, so a load balancer stops routing here."""
+    if serving.draining():
+        raise ServiceUnavailable("The service is shutting down.")
     try:
         with db.engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))

@@ -3,8 +3,11 @@
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy as sa
 from alembic import context
 from flask import current_app
+
+from bookstore.extensions import MIGRATION_LOCK
 
 config = context.config
 # Keep the app's loggers alive: fileConfig would otherwise disable them.
@@ -47,7 +50,21 @@ def run_migrations_online():
             connection=connection, target_metadata=target_db.metadata, **conf_args
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                _wait_for_other_migrators(connection)
             context.run_migrations()
+
+
+def _wait_for_other_migrators(connection):
+    """Take the migration lock for this transaction; wait while another process
+    holds it. Alembic reads the schema's version after this, so a process that
+    waited finds the work done and does nothing."""
+    # A migration is an operator's command, not a request: no request deadline
+    # on the wait or on the DDL (for this transaction only).
+    connection.execute(sa.text("SET LOCAL statement_timeout = 0"))
+    connection.execute(
+        sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+    )
 
 
 if context.is_offline_mode():

@@ -59,6 +59,7 @@ def test_gunicorn_serves_health_with_a_long_bearer_header(tmp_path):
         DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}",
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_WORKERS="1",
+        SHUTDOWN_DRAIN_SECONDS="0",
     )
     server = subprocess.Popen(
         [GUNICORN, "wsgi:app"],

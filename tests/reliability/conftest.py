@@ -18,6 +18,14 @@ def served_database(backend, tmp_path):
 
 
 @pytest.fixture
+def sqlite_url(tmp_path):
+    """A migrated SQLite file, for tests where the database is not the point."""
+    url = f"sqlite:///{tmp_path / 'served.sqlite3'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture
 def postgres_only(backend):
     if backend != "postgresql":
         pytest.skip("needs a TCP database to put a proxy in front of")

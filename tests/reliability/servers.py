@@ -101,6 +101,7 @@ class Gunicorn:
             GUNICORN_WORKERS="2",
             GUNICORN_TIMEOUT="60",
             GUNICORN_GRACEFUL_TIMEOUT="5",
+            SHUTDOWN_DRAIN_SECONDS="0",
             LOG_LEVEL="WARNING",
         )
         self.env.update(env)
