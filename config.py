@@ -181,12 +181,11 @@ def check(settings) -> None:
             f"{MIN_SECRET_BYTES} bytes, e.g. python -c "
             "'import secrets; print(secrets.token_hex(32))'."
         )
-    if secret.strip().lower() in EXAMPLE_SECRETS:
-        raise ConfigError("SECRET_KEY is an example value; generate a random one.")
-    if len(secret.encode()) < MIN_SECRET_BYTES:
-        raise ConfigError(
-            f"SECRET_KEY is too short: it must be at least {MIN_SECRET_BYTES} bytes."
-        )
+    _check_secret("SECRET_KEY", secret)
+    # A previous secret still verifies tokens: a weak one forges them as well as
+    # a weak SECRET_KEY would.
+    for position, previous in enumerate(settings.get("JWT_PREVIOUS_SECRETS") or (), 1):
+        _check_secret(f"JWT_PREVIOUS_SECRETS (entry {position})", previous)
     if (
         settings["PASSWORD_HASH_MEMORY_KIB"] < OWASP_ARGON2_MEMORY_KIB
         or settings["PASSWORD_HASH_TIME_COST"] < OWASP_ARGON2_TIME_COST
@@ -210,3 +209,13 @@ def check(settings) -> None:
         )
     if algorithm in ASYMMETRIC_ALGORITHMS and not os.path.isfile(key_file):
         raise ConfigError(f"JWT_PRIVATE_KEY_FILE {key_file!r} is not a readable file.")
+
+
+def _check_secret(name: str, secret: str) -> None:
+    """Raise ConfigError naming `name` (never the value) when `secret` is weak."""
+    if secret.strip().lower() in EXAMPLE_SECRETS:
+        raise ConfigError(f"{name} is an example value; generate a random one.")
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"{name} is too short: it must be at least {MIN_SECRET_BYTES} bytes."
+        )
