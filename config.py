@@ -118,6 +118,11 @@ class Config:
         self.RATELIMIT_REFRESH = _str("RATELIMIT_REFRESH", "60/minute")
         self.RATELIMIT_PASSWORD_CHANGE = _str("RATELIMIT_PASSWORD_CHANGE", "10/hour")
         self.RATELIMIT_HEADERS_ENABLED = True
+        # Per-user write limits (bookstore/write_limits.py, books/services.py).
+        self.RATELIMIT_WRITES_PER_USER = _str(
+            "RATELIMIT_WRITES_PER_USER", "300/minute;10000/hour"
+        )
+        self.MAX_BOOKS_PER_USER = _int("MAX_BOOKS_PER_USER", 100_000, minimum=1)
         self.REDIS_URL = _str("REDIS_URL")
         self.CORS_ORIGINS = _list("CORS_ORIGINS")
         self.TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 0)

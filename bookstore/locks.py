@@ -8,6 +8,9 @@ SQLite has one writer at a time, so the transaction starts as the writer.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from bookstore.auth.models import User
 from bookstore.extensions import db
 
 
@@ -25,3 +28,20 @@ def begin_writing() -> None:
         return
     if not connection.connection.dbapi_connection.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# FOR NO KEY UPDATE, not FOR UPDATE: the foreign-key checks of rows inserted for
+# this user (books, sessions) take KEY SHARE locks, which this one does not block.
+_LOCK_USER = (
+    sa.select(User.id)
+    .where(User.id == sa.bindparam("user_id"))
+    .with_for_update(key_share=True)
+)
+
+
+def lock_user(user_id: int) -> None:
+    """Serialize the writes made for one user until this transaction ends:
+    PostgreSQL locks their users row, SQLite takes the database write lock."""
+    begin_writing()
+    if db.session.connection().dialect.name != "sqlite":
+        db.session.execute(_LOCK_USER, {"user_id": user_id})
