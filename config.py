@@ -132,6 +132,11 @@ class Config:
         # a scraper that presents it as a Bearer token reads it.
         self.METRICS_ENABLED = _bool("METRICS_ENABLED", False)
         self.METRICS_TOKEN = _str("METRICS_TOKEN")
+        # Per-user write limits (bookstore/write_limits.py, books/services.py).
+        self.RATELIMIT_WRITES_PER_USER = _str(
+            "RATELIMIT_WRITES_PER_USER", "300/minute;10000/hour"
+        )
+        self.MAX_BOOKS_PER_USER = _int("MAX_BOOKS_PER_USER", 100_000, minimum=1)
         self.CORS_ORIGINS = _list("CORS_ORIGINS")
         self.TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 0)
         self.LOG_LEVEL = (_str("LOG_LEVEL", "INFO") or "INFO").upper()
@@ -212,12 +217,11 @@ def check(settings) -> None:
             f"{MIN_SECRET_BYTES} bytes, e.g. python -c "
             "'import secrets; print(secrets.token_hex(32))'."
         )
-    if secret.strip().lower() in EXAMPLE_SECRETS:
-        raise ConfigError("SECRET_KEY is an example value; generate a random one.")
-    if len(secret.encode()) < MIN_SECRET_BYTES:
-        raise ConfigError(
-            f"SECRET_KEY is too short: it must be at least {MIN_SECRET_BYTES} bytes."
-        )
+    _check_secret("SECRET_KEY", secret)
+    # A previous secret still verifies tokens: a weak one forges them as well as
+    # a weak SECRET_KEY would.
+    for position, previous in enumerate(settings.get("JWT_PREVIOUS_SECRETS") or (), 1):
+        _check_secret(f"JWT_PREVIOUS_SECRETS (entry {position})", previous)
     if (
         settings["PASSWORD_HASH_MEMORY_KIB"] < OWASP_ARGON2_MEMORY_KIB
         or settings["PASSWORD_HASH_TIME_COST"] < OWASP_ARGON2_TIME_COST
@@ -260,3 +264,13 @@ def _check_shared_limits(settings) -> None:
         "multiplied and reset on restarts. Set RATELIMIT_STORAGE_URI (or REDIS_URL) "
         "to a shared redis://... store, or serve with one worker and one instance."
     )
+
+
+def _check_secret(name: str, secret: str) -> None:
+    """Raise ConfigError naming `name` (never the value) when `secret` is weak."""
+    if secret.strip().lower() in EXAMPLE_SECRETS:
+        raise ConfigError(f"{name} is an example value; generate a random one.")
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"{name} is too short: it must be at least {MIN_SECRET_BYTES} bytes."
+        )

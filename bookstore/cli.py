@@ -17,33 +17,55 @@ from bookstore.logs import audit
 
 @click.command("create-admin")
 @click.argument("username")
+@click.option(
+    "--promote",
+    is_flag=True,
+    help="If USERNAME exists, make that user an admin (their password is kept).",
+)
 @with_appcontext  # plain click commands added to app.cli get no app context
-def create_admin(username: str) -> None:
-    """Create an admin USERNAME, or promote an existing user to admin.
+def create_admin(username: str, promote: bool) -> None:
+    """Create an admin USERNAME (password from $BOOKSTORE_ADMIN_PASSWORD, else a
+    hidden prompt, twice).
 
-    The password comes from $BOOKSTORE_ADMIN_PASSWORD, else a hidden prompt (twice).
-    An existing user keeps their password.
+    An existing USERNAME (any case) is refused, nothing changed, unless --promote:
+    whoever registered the name first must not become admin by accident.
     """
     user = services.find_user(username)
-    if user is None:
-        password = os.environ.get("BOOKSTORE_ADMIN_PASSWORD") or click.prompt(
-            "Password", hide_input=True, confirmation_prompt=True
+    if user is not None:
+        _promote(user, username, promote)
+        return
+    password = os.environ.get("BOOKSTORE_ADMIN_PASSWORD") or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    try:
+        user = services.register_user(
+            username=username, password=password, is_admin=True
         )
-        try:
-            user = services.register_user(username=username, password=password)
-        except APIError as exc:
-            messages = "; ".join(
-                f"{field}: {' '.join(msgs)}"
-                for field, msgs in (exc.errors or {}).items()
-            )
-            raise click.ClickException(messages or exc.detail) from None
-        action = "created"
-    else:
-        action = "promoted"
+    except APIError as exc:  # policy, or the name was registered meanwhile
+        messages = "; ".join(
+            f"{field}: {' '.join(msgs)}" for field, msgs in (exc.errors or {}).items()
+        )
+        raise click.ClickException(messages or exc.detail) from None
+    audit("admin_created", user_id=str(user.public_id))
+    click.echo(f"Admin {user.username!r} created (id {user.public_id}).")
+
+
+def _promote(user, requested: str, promote: bool) -> None:
+    if not promote:
+        raise click.ClickException(
+            f"A user {user.username!r} already exists (names are compared "
+            f"case-insensitively with {requested!r}); nothing was changed. Run "
+            "again with --promote to make that user an admin (their password is "
+            "kept)."
+        )
+    if user.is_admin:
+        click.echo(f"{user.username!r} is already an admin (id {user.public_id}).")
+        return
     user.is_admin = True
     db.session.commit()
-    audit("admin_" + action, user_id=str(user.public_id))
-    click.echo(f"Admin {user.username!r} {action} (id {user.public_id}).")
+    audit("admin_promoted", user_id=str(user.public_id))
+    note = "" if user.is_active else " The account is disabled: enable it to use it."
+    click.echo(f"Admin {user.username!r} promoted (id {user.public_id}).{note}")
 
 
 @click.command("purge-sessions")

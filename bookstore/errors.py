@@ -138,7 +138,10 @@ def problem(
         body["errors"] = errors
     body["request_id"] = g.get("request_id")
     g.problem_code = code  # for the metrics hook (token rejections by code)
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    data = json.dumps(body).encode()
+    if errors and (len(errors) > MAX_ERRORS or len(data) > MAX_PROBLEM_BYTES):
+        data = _bounded(body, errors)
+    response = Response(data, status=status, mimetype=PROBLEM_MIMETYPE)
     if headers:
         response.headers.update(headers)
     if status == 401 and "www-authenticate" not in {k.lower() for k in headers or ()}:
@@ -147,6 +150,42 @@ def problem(
 
 
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+# A problem document stays small whatever the request held (API.md): a body of
+# 90,000 unknown fields must not come back as a 2.7 MB list of them.
+MAX_ERRORS, MAX_PROBLEM_BYTES = 20, 16 * 1024
+_MAX_KEY, _MAX_MESSAGE, _MAX_MESSAGES = 100, 300, 5
+
+
+def _bounded(body: dict, errors: dict) -> bytes:
+    """The problem document with at most MAX_ERRORS entries in `errors`, long
+    names and messages cut, and entries dropped until it fits MAX_PROBLEM_BYTES."""
+    kept = [(_clip(key, _MAX_KEY), _clip(value)) for key, value in _first(errors)]
+    detail = body["detail"]
+    while True:
+        body["errors"] = dict(kept)
+        if len(kept) < len(errors):
+            body["detail"] = f"{detail} ({len(kept)} of {len(errors)} shown.)"
+        data = json.dumps(body).encode()
+        if len(data) <= MAX_PROBLEM_BYTES or not kept:
+            return data
+        kept.pop()
+
+
+def _first(items: dict | list, limit: int = MAX_ERRORS) -> list:
+    pairs = items.items() if isinstance(items, dict) else enumerate(items)
+    return [pair for pair, _ in zip(pairs, range(limit), strict=False)]
+
+
+def _clip(value, limit: int = _MAX_MESSAGE):
+    """`value` (messages: text, lists, nested dicts) cut to a readable size."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + "…"
+    if isinstance(value, dict):
+        return {_clip(k, _MAX_KEY): _clip(v) for k, v in _first(value, _MAX_MESSAGES)}
+    if isinstance(value, list | tuple):
+        return [_clip(v) for _, v in _first(value, _MAX_MESSAGES)]
+    return value if isinstance(value, int | float | bool | None) else str(value)
 
 
 def _bearer_challenge(error: str | None, description: str) -> str:

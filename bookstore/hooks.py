@@ -66,6 +66,29 @@ def _finish(response: Response) -> Response:
     return response
 
 
+_RETRYABLE = frozenset({429, 503})
+_NO_CONTENT = frozenset({204, 304})
+
+
+def _last_word(response: Response) -> Response:
+    """Headers fixed after every other hook, Flask-Limiter's and flask-cors's
+    included: Retry-After only where there is something to retry (429, 503),
+    and no Content-Type on a response that has no content."""
+    status, headers = response.status_code, response.headers
+    if status not in _RETRYABLE and "Retry-After" in headers:
+        del headers["Retry-After"]
+    if status in _NO_CONTENT:
+        del headers["Content-Type"]
+    return response
+
+
+def _vary_origin(response: Response) -> Response:
+    """With CORS on, every answer may differ by the request's Origin: caches
+    must key on it, whether or not this request sent one."""
+    response.vary.add("Origin")
+    return response
+
+
 def register(app: Flask) -> None:
     """Install the before/after request hooks on `app`."""
     defaults = dict(SECURITY_HEADERS)
@@ -76,3 +99,9 @@ def register(app: Flask) -> None:
     )
     app.before_request(_start)
     app.after_request(_finish)
+    # Flask runs an app's after_request hooks last-registered first: at the head
+    # of the list, these run after every hook registered before or after them.
+    last = app.after_request_funcs.setdefault(None, [])
+    last.insert(0, _last_word)
+    if app.config["CORS_ORIGINS"]:
+        last.insert(0, _vary_origin)

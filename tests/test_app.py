@@ -155,6 +155,34 @@ def test_production_refuses_a_weak_secret(monkeypatch, secret, message):
         create_app("production")
 
 
+@pytest.mark.parametrize(
+    ("previous", "message"),
+    [
+        ("change-me", r"JWT_PREVIOUS_SECRETS \(entry 1\) is an example value"),
+        (f"{STRONG_SECRET[::-1]}, short-old-key", r"\(entry 2\) is too short"),
+        (f"{STRONG_SECRET[::-1]},CHANGEME", r"\(entry 2\) is an example value"),
+    ],
+)
+def test_production_refuses_a_weak_previous_secret(monkeypatch, previous, message):
+    monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
+    monkeypatch.setenv("JWT_PREVIOUS_SECRETS", previous)
+
+    with pytest.raises(config.ConfigError, match=message) as refused:
+        create_app("production")
+
+    assert "short-old-key" not in str(refused.value)  # never echo a secret
+
+
+def test_production_starts_with_strong_previous_secrets(monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
+    monkeypatch.setenv("JWT_PREVIOUS_SECRETS", f"{STRONG_SECRET[::-1]},{'b' * 40}")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.sqlite3'}")
+
+    app = create_app("production")
+
+    assert len(app.config["JWT_PREVIOUS_SECRETS"]) == 2
+
+
 def test_production_starts_with_a_strong_secret(monkeypatch, tmp_path):
     monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.sqlite3'}")

@@ -108,3 +108,20 @@ def test_docs_page_is_served_from_bundled_assets(client):
         with client.get(asset) as response:  # streamed files: close them
             assert response.status_code == 200
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "statuses"),
+    [
+        ("/api/v1/books", "post", {"409", "429"}),
+        ("/api/v1/books/{book_id}", "put", {"429"}),
+        ("/api/v1/books/{book_id}", "patch", {"429"}),
+        ("/api/v1/books/{book_id}", "delete", {"429"}),
+        ("/api/v1/users/{user_id}", "patch", {"409", "429"}),
+        ("/api/v1/users/{user_id}", "delete", {"409", "429"}),
+    ],
+)
+def test_write_limits_shelf_cap_and_last_admin_are_documented(
+    document, path, method, statuses
+):
+    assert statuses <= set(document["paths"][path][method]["responses"])

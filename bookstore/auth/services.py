@@ -69,15 +69,23 @@ def _storable(username: str) -> bool:
     )
 
 
-def register_user(*, username: str, password: str, email: str | None = None) -> User:
-    """Create a non-admin user; raise ValidationFailed (policy) or Conflict (taken)."""
+def register_user(
+    *, username: str, password: str, email: str | None = None, is_admin: bool = False
+) -> User:
+    """Create a user (an admin only from the CLI); raise ValidationFailed (policy)
+    or Conflict (taken)."""
     if not passwords.USERNAME_PATTERN.fullmatch(username):  # the CLI skips the schema
         raise ValidationFailed(
             "The request body failed validation.",
             errors={"username": [passwords.USERNAME_RULE]},
         )
     check_password_policy(password, username, "password")
-    user = User(username=username, email=email, password_hash=hasher().hash(password))
+    user = User(
+        username=username,
+        email=email,
+        password_hash=hasher().hash(password),
+        is_admin=is_admin,
+    )
     db.session.add(user)
     try:
         db.session.commit()

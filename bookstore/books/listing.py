@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from bookstore import pagination
 from bookstore.auth.models import User
 from bookstore.auth.services import Caller
-from bookstore.books.models import Book, BookCount, fold
+from bookstore.books.models import SHELF_TOTAL as _SHELF_TOTAL
+from bookstore.books.models import Book, fold
 from bookstore.errors import Forbidden
 from bookstore.extensions import db
 from bookstore.sqltext import RFC3339, UUIDText
@@ -73,13 +74,6 @@ def _order(sort: str) -> tuple:
     if sort.startswith("-"):  # the id tiebreak runs in the same direction
         return column.desc(), _BOOKS.c.id.desc()
     return column.asc(), _BOOKS.c.id.asc()
-
-
-_COUNTS = BookCount.__table__
-# An owner's total: the sum of their counter slots (0 for no row).
-_SHELF_TOTAL = sa.select(sa.func.coalesce(sa.func.sum(_COUNTS.c.books), 0)).where(
-    _COUNTS.c.owner_id == sa.bindparam("owner_id")
-)
 
 
 # The unfiltered listing, one statement per sort, built once: the page and the

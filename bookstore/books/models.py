@@ -149,6 +149,12 @@ class BookCount(db.Model):
     books: Mapped[int] = mapped_column(sa.BigInteger)
 
 
+_COUNTS = BookCount.__table__
+# An owner's total: the sum of their counter slots (0 for no row).
+SHELF_TOTAL = sa.select(sa.func.coalesce(sa.func.sum(_COUNTS.c.books), 0)).where(
+    _COUNTS.c.owner_id == sa.bindparam("owner_id")
+)
+
 # The trigger DDL; migration 0003 holds a frozen copy of the same statements.
 COUNT_TRIGGERS = {
     "sqlite": [

@@ -11,6 +11,7 @@ from bookstore.books import idempotency, listing, services
 from bookstore.books.models import Book
 from bookstore.books.schemas import BookQuerySchema, BookSchema, dump_book, dump_books
 from bookstore.web import json_body
+from bookstore.write_limits import write_limited
 
 bp = Blueprint("books", __name__, cli_group="books")
 
@@ -62,6 +63,7 @@ def _send(stored: idempotency.StoredResponse) -> Response:
 
 @bp.post("")
 @token_required
+@write_limited
 def create_book():
     """Add a book to the caller's shelf; an Idempotency-Key makes retries safe."""
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
@@ -108,6 +110,7 @@ def get_book(book_id):
 
 @bp.put("/<uuid:book_id>")
 @token_required
+@write_limited
 def replace_book(book_id):
     """Replace every field of one of the caller's books (If-Match honoured)."""
     fields = book_schema.load(json_body())
@@ -119,6 +122,7 @@ def replace_book(book_id):
 
 @bp.patch("/<uuid:book_id>")
 @token_required
+@write_limited
 def update_book(book_id):
     """Change some fields of one of the caller's books (If-Match honoured)."""
     fields = book_patch_schema.load(json_body())
@@ -128,6 +132,7 @@ def update_book(book_id):
 
 @bp.delete("/<uuid:book_id>")
 @token_required
+@write_limited
 def delete_book(book_id):
     """Delete one of the caller's books (If-Match honoured)."""
     services.delete_book(current_caller(), book_id, if_match=_if_match())

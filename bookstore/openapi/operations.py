@@ -28,7 +28,10 @@ class ProblemSchema(Schema):
     errors = fields.Dict(
         keys=fields.String(),
         values=fields.Raw(),
-        metadata={"description": "Field name to list of messages (422 only)."},
+        metadata={
+            "description": "Field name to list of messages (422 only); at most "
+            "20 entries, and the whole document at most 16 KiB."
+        },
     )
     request_id = fields.String(required=True, allow_none=True)
 
@@ -124,14 +127,14 @@ OPERATIONS: dict[str, Op] = {
     "users.list_users": Op(User, query=PageArgsSchema, list_of=True, errors=(403,)),
     "users.get_user": Op(User, errors=(404,)),
     "users.update_user": Op(
-        User, body=users_schemas.UserPatchSchema, errors=(403, 404, 409)
+        User, body=users_schemas.UserPatchSchema, errors=(403, 404, 409, 429)
     ),
-    "users.delete_user": Op(None, 204, errors=(404,)),
+    "users.delete_user": Op(None, 204, errors=(403, 404, 409, 429)),
     "books.create_book": Op(
         BookSchema,
         201,
         BookSchema,
-        errors=(409,),
+        errors=(409, 429),
         headers=("Idempotency-Key",),
         response_headers=("Location", "ETag"),
     ),
@@ -147,18 +150,20 @@ OPERATIONS: dict[str, Op] = {
     "books.replace_book": Op(
         BookSchema,
         body=BookSchema,
-        errors=(403, 404, 409, 412),
+        errors=(403, 404, 409, 412, 429),
         headers=("If-Match",),
         response_headers=("ETag",),
     ),
     "books.update_book": Op(
         BookSchema,
         body=BookSchema(partial=True),
-        errors=(403, 404, 409, 412),
+        errors=(403, 404, 409, 412, 429),
         headers=("If-Match",),
         response_headers=("ETag",),
     ),
-    "books.delete_book": Op(None, 204, errors=(403, 404, 412), headers=("If-Match",)),
+    "books.delete_book": Op(
+        None, 204, errors=(403, 404, 412, 429), headers=("If-Match",)
+    ),
 }
 
 REQUEST_HEADERS = {
@@ -184,12 +189,13 @@ DESCRIPTIONS = {
     403: "Authenticated but not allowed (`forbidden`), e.g. a non-admin's `owner=`, "
     "or an admin writing another user's book",
     404: "No such resource, or not yours (`not_found`)",
-    409: "Uniqueness conflict (`conflict`)",
+    409: "Conflict (`conflict`): a uniqueness violation, a full shelf "
+    "(MAX_BOOKS_PER_USER), or removing the last active admin",
     412: "If-Match does not match the current ETag (`precondition_failed`)",
     413: "Body too large (`payload_too_large`)",
     415: "Body is not application/json (`unsupported_media_type`)",
     422: "Body failed validation (`validation_error`)",
-    429: "Rate limited (`rate_limited`); see Retry-After",
+    429: "Rate limited (`rate_limited`; writes: per user); see Retry-After",
     500: "Unexpected failure (`internal_error`)",
     503: "Database or another backend unavailable (`service_unavailable`)",
 }

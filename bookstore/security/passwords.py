@@ -121,14 +121,65 @@ def is_common(password: str) -> bool:
     return "\n" not in candidate and f"\n{candidate}\n" in common_passwords()
 
 
+# Runs a person types without choosing anything: the alphabet, the digits, and
+# the rows of a US keyboard (the number row unshifted and shifted).
+SEQUENCES = (
+    "abcdefghijklmnopqrstuvwxyz",
+    "0123456789",
+    "1234567890",
+    "qwertyuiop[]\\",
+    "asdfghjkl;'",
+    "zxcvbnm,./",
+    "!@#$%^&*()",
+)
+SAME_AS_USERNAME = "Must not be the same as the username."
+MOSTLY_USERNAME = (
+    "Must not be mostly the username (it makes up half or more of the password)."
+)
+REPEATED = "Must not be a single character repeated (such as aaaaaaaa)."
+SEQUENCE = (
+    "Must not be a simple sequence (such as 12345678, abcdefgh, 87654321 or qwertyui)."
+)
+COMMON = "This password is too common; choose another."
+
+
+def is_repeated(password: str) -> bool:
+    """Whether `password` is one character repeated, case ignored."""
+    return len(set(password.lower())) == 1
+
+
+def is_sequence(password: str) -> bool:
+    """Whether `password`, case ignored, is a run of one of SEQUENCES, forwards
+    or backwards (abcdefgh, 87654321, qwertyui, 34567890)."""
+    lowered = password.lower()
+    return any(lowered in run or lowered in run[::-1] for run in SEQUENCES)
+
+
+def is_mostly_username(password: str, username: str) -> bool:
+    """Whether copies of `username` (case ignored, not overlapping) make up at
+    least half of `password`'s characters."""
+    name = username.lower()
+    return bool(name) and 2 * len(name) * password.lower().count(name) >= len(password)
+
+
 def policy_errors(password: str, username: str | None) -> list[str]:
-    """Return why `password` is unacceptable (NIST 800-63B style); empty if fine."""
+    """Return why `password` is unacceptable (NIST 800-63B style); empty if fine.
+
+    One rule is reported, the first broken, in this order: text, length, same as
+    or mostly the username, one repeated character, a simple sequence, common.
+    """
     if not is_text(password):
         return ["Must be valid Unicode text."]
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         return [f"Length must be between {MIN_PASSWORD} and {MAX_PASSWORD}."]
     if username and password.lower() == username.lower():
-        return ["Must not be the same as the username."]
+        return [SAME_AS_USERNAME]
+    if username and is_mostly_username(password, username):
+        return [MOSTLY_USERNAME]
+    if is_repeated(password):
+        return [REPEATED]
+    if is_sequence(password):
+        return [SEQUENCE]
     if is_common(password):
-        return ["This password is too common; choose another."]
+        return [COMMON]
     return []

@@ -13,6 +13,7 @@ from bookstore.extensions import limiter
 from bookstore.users import services
 from bookstore.users.schemas import UserPatchSchema
 from bookstore.web import json_body
+from bookstore.write_limits import write_limited
 
 bp = Blueprint("users", __name__)
 
@@ -62,6 +63,7 @@ def get_user(user_id):
 
 @bp.patch("/<uuid:user_id>")
 @admin_required
+@write_limited
 def update_user(user_id):
     """Set a user's is_admin / is_active flags (admins only)."""
     fields = user_patch_schema.load(json_body())
@@ -70,6 +72,7 @@ def update_user(user_id):
 
 @bp.delete("/<uuid:user_id>")
 @token_required
+@write_limited
 def delete_user(user_id):
     """Delete a user and their books: admins anyone, others only themselves."""
     services.delete_user(current_user(), user_id)

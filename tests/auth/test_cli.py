@@ -54,18 +54,70 @@ def test_create_admin_refuses_mismatched_prompts(app, runner):
     assert _user(app, "boss") is None
 
 
-def test_create_admin_promotes_an_existing_user_who_keeps_their_password(
+def _create_admin_promote(runner, username, *, password=None):
+    return runner.invoke(
+        args=["create-admin", "--promote", username],
+        env={"BOOKSTORE_ADMIN_PASSWORD": password},
+    )
+
+
+def _login_status(client, username, password):
+    response = client.post(
+        f"{API}/auth/login", json={"username": username, "password": password}
+    )
+    return response.status_code
+
+
+def test_create_admin_refuses_a_name_someone_registered_first_changing_nothing(
+    app, runner, client, register
+):
+    register("Admin", "the attacker's passphrase")  # squatted before the operator
+
+    result = _create_admin(runner, "admin", password=ADMIN_PASSWORD)
+
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+    assert "--promote" in result.output
+    squatter = _user(app, "Admin")
+    assert not squatter.is_admin
+    assert _login_status(client, "admin", ADMIN_PASSWORD) == 401
+    assert _login_status(client, "Admin", "the attacker's passphrase") == 200
+
+
+def test_create_admin_refuses_an_existing_name_without_prompting(app, runner, user):
+    result = _create_admin(runner, "ALICE", input=f"{ADMIN_PASSWORD}\n" * 2)
+
+    assert result.exit_code == 1
+    assert "Password:" not in result.output
+    assert not _user(app, "alice").is_admin
+
+
+def test_create_admin_promote_makes_the_existing_user_admin_keeping_their_password(
     app, runner, client, user
 ):
-    result = _create_admin(runner, "ALICE", password=ADMIN_PASSWORD)
+    result = _create_admin_promote(runner, "ALICE", password=ADMIN_PASSWORD)
 
     assert result.exit_code == 0, result.output
     assert "promoted" in result.output
     assert _user(app, "alice").is_admin
-    login = client.post(
-        f"{API}/auth/login", json={"username": "alice", "password": PASSWORD}
-    )
-    assert login.status_code == 200
+    assert _login_status(client, "alice", PASSWORD) == 200
+    assert _login_status(client, "alice", ADMIN_PASSWORD) == 401
+
+
+def test_create_admin_promote_on_an_admin_changes_nothing(app, runner, admin):
+    result = _create_admin_promote(runner, "root-admin")
+
+    assert result.exit_code == 0, result.output
+    assert "already an admin" in result.output
+    assert _user(app, "root-admin").is_admin
+
+
+def test_create_admin_promote_creates_a_name_nobody_has(app, runner):
+    result = _create_admin_promote(runner, "boss", password=ADMIN_PASSWORD)
+
+    assert result.exit_code == 0, result.output
+    assert "created" in result.output
+    assert _user(app, "boss").is_admin
 
 
 def test_create_admin_refuses_a_weak_password_with_a_clear_message(app, runner):

@@ -1,10 +1,11 @@
 import hashlib
 import hmac
+import re
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher, extract_parameters
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from werkzeug.security import generate_password_hash
 
@@ -181,18 +182,129 @@ def test_is_common_is_membership_in_the_shipped_list(password):
     assert passwords.is_common(password) == (password.lower() in SHIPPED)
 
 
-@settings(max_examples=200, deadline=None)
-@given(password=st.text(max_size=200), username=st.one_of(st.none(), st.text()))
-def test_the_policy_answers_any_text_without_raising(password, username):
+# The policy's rules restated another way (sets of runs, regular expressions),
+# so that a slip in either shows up as a disagreement.
+KEYBOARD_AND_ALPHABET = [
+    "abcdefghijklmnopqrstuvwxyz",
+    "0123456789",
+    "1234567890",
+    "qwertyuiop[]\\",
+    "asdfghjkl;'",
+    "zxcvbnm,./",
+    "!@#$%^&*()",
+]
+RUNS = {
+    run[start:end]
+    for sequence in KEYBOARD_AND_ALPHABET
+    for run in (sequence, sequence[::-1])
+    for start in range(len(run))
+    for end in range(start + 8, len(run) + 1)
+}
+USERNAMES = st.from_regex(r"[A-Za-z0-9_.-]{3,32}", fullmatch=True)
+
+
+def _oracle(password: str, username: str | None) -> bool:
+    """Whether the documented policy accepts `password`."""
+    folded = password.lower()
+    if username:
+        copies = re.findall(re.escape(username), password, flags=re.IGNORECASE)
+        if sum(map(len, copies)) * 2 >= len(password):
+            return False
+    return (
+        passwords.is_text(password)
+        and 8 <= len(password) <= 128
+        and len(set(folded)) > 1
+        and folded not in RUNS
+        and folded not in SHIPPED
+    )
+
+
+def _any_case(text: str, flips: list[bool]) -> str:
+    flips = (flips + [False] * len(text))[: len(text)]
+    pairs = zip(text, flips, strict=True)
+    return "".join(c.upper() if flip else c for c, flip in pairs)
+
+
+@st.composite
+def _runs(draw) -> str:
+    sequence = draw(st.sampled_from(KEYBOARD_AND_ALPHABET))
+    run = sequence if draw(st.booleans()) else sequence[::-1]
+    length = draw(st.integers(8, len(run)))
+    start = draw(st.integers(0, len(run) - length))
+    return _any_case(run[start : start + length], draw(st.lists(st.booleans())))
+
+
+@st.composite
+def _mostly_usernames(draw) -> tuple[str, str]:
+    username = draw(USERNAMES)
+    copies = draw(st.integers(1, 128 // len(username)))
+    filler = draw(st.text(max_size=len(username) * copies))
+    parts = [username] * copies + [filler]
+    password = "".join(draw(st.permutations(parts)))
+    return _any_case(password, draw(st.lists(st.booleans()))), username
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    password=st.one_of(
+        st.text(max_size=200),
+        _runs(),
+        st.builds(lambda c, n: c * n, st.characters(), st.integers(6, 130)),
+        st.sampled_from(sorted(SHIPPED)),
+    ),
+    username=st.one_of(st.none(), st.text(), USERNAMES),
+)
+def test_the_policy_answers_any_text_as_documented_without_raising(password, username):
     problems = passwords.policy_errors(password, username)
 
-    acceptable = (
-        8 <= len(password) <= 128
-        and passwords.is_text(password)
-        and (not username or password.lower() != username.lower())
-        and password.lower() not in SHIPPED
+    assert (problems == []) == _oracle(password, username)
+    assert len(problems) <= 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    character=st.characters(exclude_categories=["Cs"]),
+    length=st.integers(8, 128),
+    flips=st.lists(st.booleans()),
+)
+def test_one_character_repeated_is_refused_naming_the_rule(character, length, flips):
+    password = _any_case(character * length, flips)
+
+    assert passwords.policy_errors(password, None) == [passwords.REPEATED]
+
+
+@settings(max_examples=200, deadline=None)
+@given(password=_runs())
+def test_a_simple_sequence_is_refused_naming_the_rule(password):
+    assert passwords.policy_errors(password, "someone") == [passwords.SEQUENCE]
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=_mostly_usernames())
+def test_a_password_mostly_the_username_is_refused_naming_the_rule(case):
+    password, username = case
+    assume(8 <= len(password) <= 128 and passwords.is_text(password))
+
+    assert passwords.policy_errors(password, username) in (
+        [passwords.MOSTLY_USERNAME],
+        [passwords.SAME_AS_USERNAME],
     )
-    assert (problems == []) == acceptable
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    username=USERNAMES,
+    words=st.lists(st.text(min_size=1, max_size=12), min_size=2, max_size=8),
+)
+def test_the_username_in_less_than_half_the_password_is_allowed(username, words):
+    # "~" is in no sequence and no username, so these are neither runs nor
+    # repetitions; the username takes less than half the length.
+    password = username + "~" + "~".join(words) + "~" * (len(username) + 1)
+    assume(len(password) <= 128 and passwords.is_text(password))
+    assume(password.lower() not in SHIPPED)
+    assume(2 * len(username) * password.lower().count(username.lower()) < len(password))
+
+    assert passwords.policy_errors(password, username) == []
 
 
 @settings(max_examples=50, deadline=None)

@@ -1,0 +1,68 @@
+"""Per-user write rate limit (RATELIMIT_WRITES_PER_USER), keyed by the user.
+
+Address limits cannot bound one account (it writes from anywhere), so writes are
+counted per user id, in the limiter's store. The store being unreachable does not
+stop writes: only credential endpoints fail closed (an attacker who could take
+the store down must not also lock every writer out); the outage is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from functools import wraps
+
+from flask import current_app, request
+from limits import RateLimitItem, parse_many
+
+from bookstore.auth.guards import current_caller
+from bookstore.errors import RateLimited
+from bookstore.extensions import limiter
+from bookstore.logs import audit
+
+log = logging.getLogger("bookstore.write_limits")
+SCOPE = "writes-per-user"
+
+
+def write_limited(view: Callable) -> Callable:
+    """Count the request against the caller's write limit; 429 past it.
+
+    Goes under token_required (it needs the caller)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_app.config["RATELIMIT_ENABLED"]:
+            _hit(str(current_caller().public_id))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _limits() -> list[RateLimitItem]:
+    spec = current_app.config["RATELIMIT_WRITES_PER_USER"]
+    cache = current_app.extensions.setdefault("bookstore.write_limits", {})
+    if spec not in cache:
+        cache[spec] = parse_many(spec)
+    return cache[spec]
+
+
+def _hit(user: str) -> None:
+    identifiers = (current_app.config["RATELIMIT_KEY_PREFIX"] or "", SCOPE, user)
+    try:
+        for item in _limits():
+            if not limiter.limiter.hit(item, *identifiers):
+                reset = limiter.limiter.get_window_stats(item, *identifiers).reset_time
+                retry_after = max(1, math.ceil(reset - time.time()))
+                break
+        else:
+            return
+    except Exception:  # the store, whatever it is, failed: fail open
+        log.warning("write limit store unreachable; write allowed", exc_info=True)
+        return
+    audit("rate_limit_hit", endpoint=request.endpoint, limit=str(item), user_id=user)
+    raise RateLimited(
+        f"Too many writes: at most {item} per user. Retry after {retry_after} s.",
+        headers={"Retry-After": str(retry_after)},
+    )
