@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 from bookstore import auth, books, cli, errors, health, hooks, logs, openapi, users
+from bookstore.auth.pats.routes import bp as tokens_bp
 from bookstore.extensions import db, engine_options, init_migrations, limiter
 from bookstore.web import APIRequest, FastJSON, NoSessions
 
@@ -64,6 +65,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     errors.register(app)
     hooks.register(app)
     app.register_blueprint(auth.bp, url_prefix=f"{API}/auth")
+    app.register_blueprint(tokens_bp, url_prefix=f"{API}/auth/tokens")
     app.register_blueprint(users.bp, url_prefix=f"{API}/users")
     app.register_blueprint(books.bp, url_prefix=f"{API}/books")
     app.register_blueprint(health.bp)

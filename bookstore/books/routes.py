@@ -7,6 +7,7 @@ from flask import Blueprint, Response, json, request, url_for
 
 from bookstore import pagination
 from bookstore.auth.guards import current_caller, token_required
+from bookstore.auth.scopes import BOOKS_READ, BOOKS_WRITE, scope
 from bookstore.books import idempotency, listing, services
 from bookstore.books.models import Book
 from bookstore.books.schemas import BookQuerySchema, BookSchema, dump_book, dump_books
@@ -61,6 +62,7 @@ def _send(stored: idempotency.StoredResponse) -> Response:
 
 
 @bp.post("")
+@scope(BOOKS_WRITE)
 @token_required
 def create_book():
     """Add a book to the caller's shelf; an Idempotency-Key makes retries safe."""
@@ -83,6 +85,7 @@ def create_book():
 
 
 @bp.get("")
+@scope(BOOKS_READ)
 @token_required
 def list_books():
     """The caller's books (admins: any user's with `owner`), paginated and sorted."""
@@ -95,6 +98,7 @@ def list_books():
 
 
 @bp.get("/<uuid:book_id>")
+@scope(BOOKS_READ)
 @token_required
 def get_book(book_id):
     """One book the caller may see; If-None-Match gives 304."""
@@ -107,6 +111,7 @@ def get_book(book_id):
 
 
 @bp.put("/<uuid:book_id>")
+@scope(BOOKS_WRITE)
 @token_required
 def replace_book(book_id):
     """Replace every field of one of the caller's books (If-Match honoured)."""
@@ -118,6 +123,7 @@ def replace_book(book_id):
 
 
 @bp.patch("/<uuid:book_id>")
+@scope(BOOKS_WRITE)
 @token_required
 def update_book(book_id):
     """Change some fields of one of the caller's books (If-Match honoured)."""
@@ -127,6 +133,7 @@ def update_book(book_id):
 
 
 @bp.delete("/<uuid:book_id>")
+@scope(BOOKS_WRITE)
 @token_required
 def delete_book(book_id):
     """Delete one of the caller's books (If-Match honoured)."""
