@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from bookstore.auth import services as auth_services
 from bookstore.auth.models import User
+from bookstore.auth.pats import services as pat_services
 from bookstore.errors import Conflict, NotFound
 from bookstore.extensions import db
 from bookstore.logs import audit
@@ -35,7 +36,7 @@ def update_user(
     is_admin: bool | None = None,
     is_active: bool | None = None,
 ) -> User:
-    """Change a user's admin/active flags; disabling revokes their sessions at once.
+    """Change a user's admin/active flags; disabling revokes sessions and tokens now.
 
     Raise Conflict when an admin would remove their own admin flag or disable
     themselves: the system must not lose its last way in by accident.
@@ -52,6 +53,8 @@ def update_user(
             auth_services.revoke_user_sessions(
                 user, reason="user_disabled", commit=False
             )
+            # For good: re-enabling the user does not revive a token.
+            pat_services.revoke_user_tokens(user.id)
     db.session.commit()
     return user
 

@@ -92,7 +92,7 @@ def authenticate(token: str) -> TokenRef:
             "personal_access_token_used_after_revocation",
             user_id=str(user_public_id),
             token_id=str(token_public_id),
-            reason="deleted" if revoked_at is not None else "user_disabled",
+            reason="user_disabled" if not is_active else "deleted",
         )
         raise TokenRevoked("This personal access token has been revoked.")
     now = clock.utcnow()

@@ -117,6 +117,19 @@ def revoke_token(owner_id: int, owner_public_id: uuid.UUID, token_id: uuid.UUID)
     )
 
 
+def revoke_user_tokens(owner_id: int) -> None:
+    """Revoke every live token of the user, in the caller's transaction."""
+    db.session.execute(
+        sa.update(PersonalAccessToken)
+        .where(
+            PersonalAccessToken.user_id == owner_id,
+            PersonalAccessToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=clock.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
 def purge_tokens(older_than_days: int = 30) -> int:
     """Delete tokens expired or revoked more than `older_than_days` ago."""
     cutoff = clock.utcnow() - timedelta(days=older_than_days)
