@@ -1,4 +1,5 @@
 import hashlib
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -375,3 +376,27 @@ def test_at_most_100_live_tokens_per_user(client, auth_headers, login, monkeypat
 def test_token_endpoints_need_a_login(client):
     assert client.get(TOKENS).json["code"] == "missing_token"
     assert client.post(TOKENS, json={}).json["code"] == "missing_token"
+
+
+def test_creation_deletion_and_use_after_revocation_are_logged(
+    client, user, auth_headers, caplog
+):
+    caplog.set_level(logging.INFO, logger="bookstore.audit")
+    body = mint(client, auth_headers, scopes=["profile:read"])
+    client.delete(f"{TOKENS}/{body['id']}", headers=auth_headers)
+    client.get(f"{API}/users/me", headers=pat(body))
+
+    events = [r for r in caplog.records if r.name == "bookstore.audit"]
+    by_name = {r.event: r for r in events}
+    for name in (
+        "personal_access_token_created",
+        "personal_access_token_deleted",
+        "personal_access_token_used_after_revocation",
+    ):
+        assert by_name[name].user_id == user["id"]
+        assert by_name[name].token_id == body["id"]
+        assert by_name[name].request_id
+    assert by_name["personal_access_token_created"].scopes == "profile:read"
+    assert by_name["personal_access_token_used_after_revocation"].reason == "deleted"
+    assert all(body["token"] not in r.getMessage() for r in caplog.records)
+    assert all(body["token"] not in str(vars(r)) for r in caplog.records)
