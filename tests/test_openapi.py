@@ -108,3 +108,31 @@ def test_docs_page_is_served_from_bundled_assets(client):
         with client.get(asset) as response:  # streamed files: close them
             assert response.status_code == 200
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_personal_access_tokens_have_a_scheme_listing_the_scopes(document):
+    scheme = document["components"]["securitySchemes"]["personalAccessToken"]
+
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert set(scheme["x-scopes"]) == {"books:read", "books:write", "profile:read"}
+
+
+def test_each_operation_declares_the_scope_a_personal_access_token_needs(app, document):
+    from bookstore.auth import scopes
+
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in UNDOCUMENTED:
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        needed = scopes.needed(app.view_functions[rule.endpoint])
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = document["paths"][path][method.lower()]
+            accepts_pat = {"personalAccessToken": []} in operation["security"]
+            assert accepts_pat == (needed is not None), (path, method)
+            assert operation.get("x-required-scopes") == (
+                [needed] if needed else None
+            ), (path, method)
+    books = document["paths"]["/api/v1/books"]
+    assert books["get"]["x-required-scopes"] == ["books:read"]
+    assert books["post"]["x-required-scopes"] == ["books:write"]
+    assert "403" in document["paths"]["/api/v1/auth/tokens"]["post"]["responses"]
