@@ -400,3 +400,19 @@ def test_creation_deletion_and_use_after_revocation_are_logged(
     assert by_name["personal_access_token_used_after_revocation"].reason == "deleted"
     assert all(body["token"] not in r.getMessage() for r in caplog.records)
     assert all(body["token"] not in str(vars(r)) for r in caplog.records)
+
+
+def test_purge_deletes_only_long_dead_tokens(app, client, auth_headers, monkeypatch):
+    mint(client, auth_headers, expires_in=DAY)  # expires, then lies dead 39 days
+    revoked = mint(client, auth_headers)
+    live = mint(client, auth_headers, scopes=["profile:read"])
+    client.delete(f"{TOKENS}/{revoked['id']}", headers=auth_headers)
+    move_clock(monkeypatch, 40 * DAY)
+
+    result = app.test_cli_runner().invoke(args=["tokens", "purge", "--days", "30"])
+
+    assert result.exit_code == 0
+    assert "Purged 2 personal access tokens." in result.output
+    with app.app_context():
+        left = db.session.scalars(sa.select(PersonalAccessToken.public_id)).all()
+    assert [str(i) for i in left] == [live["id"]]
