@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from tests.auth.helpers import API
 
 TOKENS = f"{API}/auth/tokens"
 ALL_SCOPES = ["books:read", "books:write", "profile:read"]
+DAY = 86_400
 
 
 def mint(client, headers: dict, scopes=("books:read",), **extra) -> dict:
@@ -20,3 +23,8 @@ def mint(client, headers: dict, scopes=("books:read",), **extra) -> dict:
 def pat(body_or_token) -> dict:
     token = body_or_token if isinstance(body_or_token, str) else body_or_token["token"]
     return {"Authorization": f"Bearer {token}"}
+
+
+def parse_time(text: str) -> datetime:
+    """An RFC 3339 timestamp of the API (with its Z) as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
