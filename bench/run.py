@@ -176,6 +176,7 @@ class Bench:
         )
         json_ct = {"Content-Type": "application/json"}
         skip = None if info["available"] else "endpoint not available"
+        pat = seed.personal_access_token(server.port, tokens["list"])
         books = "/api/v1/books" if info["available"] else "/api/v1/users/me"
         rows = [
             Scenario("healthz", db, server, "/healthz"),
@@ -186,6 +187,15 @@ class Bench:
                 "/api/v1/books?page=1&per_page=20",
                 headers=bearer,
                 skipped=skip,
+            ),
+            # The same list as the same user, with a personal access token.
+            Scenario(
+                "list_pat",
+                db,
+                server,
+                "/api/v1/books?page=1&per_page=20",
+                headers={"Authorization": f"Bearer {pat}"},
+                skipped=skip or (None if pat else "no personal access tokens"),
             ),
             Scenario(
                 "get",

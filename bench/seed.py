@@ -51,6 +51,18 @@ def bookstore_user(port: int, username: str) -> str:
     return json.loads(body)["access_token"]
 
 
+def personal_access_token(port: int, access_token: str) -> str | None:
+    """Mint a books:read personal access token; None if the app has no such endpoint."""
+    status, body = _json(
+        port,
+        "POST",
+        "/api/v1/auth/tokens",
+        {"name": "bench", "scopes": ["books:read"]},
+        {"Authorization": f"Bearer {access_token}"},
+    )
+    return json.loads(body)["token"] if status == 201 else None
+
+
 def book_body(index: int) -> dict:
     return {
         "title": f"The Bench Book, volume {index}",

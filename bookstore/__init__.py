@@ -23,6 +23,7 @@ from bookstore import (
     openapi,
     users,
 )
+from bookstore.auth.pats.routes import bp as tokens_bp
 from bookstore.extensions import (
     db,
     engine_options,
@@ -89,6 +90,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     hooks.register(app)
     metrics.register(app)
     app.register_blueprint(auth.bp, url_prefix=f"{API}/auth")
+    app.register_blueprint(tokens_bp, url_prefix=f"{API}/auth/tokens")
     app.register_blueprint(users.bp, url_prefix=f"{API}/users")
     app.register_blueprint(books.bp, url_prefix=f"{API}/books")
     app.register_blueprint(health.bp)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from marshmallow import fields
+import re
+
+from marshmallow import ValidationError, fields
 
 from bookstore.clock import isoformat
+
+# C0/C1 controls (NUL included: PostgreSQL refuses it in text) and lone surrogates
+# (JSON "\ud800" decodes to one; no database driver can encode it).
+_FORBIDDEN_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class UTCDateTime(fields.Field):
@@ -12,3 +18,15 @@ class UTCDateTime(fields.Field):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else isoformat(value)
+
+
+class TrimmedText(fields.String):
+    """A string trimmed of surrounding whitespace, with no control characters."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if _FORBIDDEN_TEXT.search(text):
+            raise ValidationError(
+                "Must not contain control characters or invalid Unicode."
+            )
+        return text

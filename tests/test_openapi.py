@@ -125,3 +125,31 @@ def test_write_limits_shelf_cap_and_last_admin_are_documented(
     document, path, method, statuses
 ):
     assert statuses <= set(document["paths"][path][method]["responses"])
+
+
+def test_personal_access_tokens_have_a_scheme_listing_the_scopes(document):
+    scheme = document["components"]["securitySchemes"]["personalAccessToken"]
+
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert set(scheme["x-scopes"]) == {"books:read", "books:write", "profile:read"}
+
+
+def test_each_operation_declares_the_scope_a_personal_access_token_needs(app, document):
+    from bookstore.auth import scopes
+
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in UNDOCUMENTED:
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        needed = scopes.needed(app.view_functions[rule.endpoint])
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = document["paths"][path][method.lower()]
+            accepts_pat = {"personalAccessToken": []} in operation["security"]
+            assert accepts_pat == (needed is not None), (path, method)
+            assert operation.get("x-required-scopes") == (
+                [needed] if needed else None
+            ), (path, method)
+    books = document["paths"]["/api/v1/books"]
+    assert books["get"]["x-required-scopes"] == ["books:read"]
+    assert books["post"]["x-required-scopes"] == ["books:write"]
+    assert "403" in document["paths"]["/api/v1/auth/tokens"]["post"]["responses"]

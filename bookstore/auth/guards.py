@@ -9,6 +9,7 @@ from flask import g, request
 
 from bookstore.auth import services
 from bookstore.auth.models import User
+from bookstore.auth.pats import guard as pat_guard
 from bookstore.errors import Forbidden, MissingToken
 from bookstore.security import tokens
 from bookstore.security.tokens import TokenError
@@ -30,13 +31,21 @@ def bearer_token() -> str | None:
 
 
 def token_required(view: Callable) -> Callable:
-    """Require a valid access token whose session is alive; set the current user."""
+    """Require a valid access token whose session is alive; set the current user.
+
+    A personal access token (`bks_…`) is checked by auth/pats/guard.py instead,
+    against the scope the view declares (auth/scopes.py).
+    """
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         token = bearer_token()
         if not token:
             raise MissingToken("This endpoint needs an access token.")
+        if pat_guard.is_pat(token):  # a personal access token: its own check
+            g.current_session = pat_guard.authenticate(token)
+            g.user_public_id = str(g.current_session.user.public_id)
+            return view(*args, **kwargs)
         claims = tokens.decode(token, tokens.ACCESS)
         g.current_session = services.authenticated_session(claims["sub"], claims["sid"])
         g.user_public_id = claims["sub"]
@@ -70,5 +79,5 @@ def current_user() -> User:
     return g.current_user
 
 
-def current_session() -> services.SessionRef:
+def current_session() -> services.SessionRef | pat_guard.TokenRef:
     return g.current_session

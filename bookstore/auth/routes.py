@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, request, url_for
 from bookstore import pagination
 from bookstore.auth import schemas, services
 from bookstore.auth.guards import current_caller, current_session, token_required
+from bookstore.auth.scopes import login_only
 from bookstore.errors import InvalidCredentials
 from bookstore.extensions import limiter
 from bookstore.logs import audit
@@ -101,6 +102,7 @@ def refresh():
 
 
 @bp.post("/logout")
+@login_only
 @token_required
 def logout():
     """Revoke the caller's session: its access and refresh tokens."""
@@ -109,6 +111,7 @@ def logout():
 
 
 @bp.post("/logout-all")
+@login_only
 @token_required
 def logout_all():
     """Revoke every session of the caller."""
@@ -117,6 +120,7 @@ def logout_all():
 
 
 @bp.get("/sessions")
+@login_only
 @token_required
 def list_sessions():
     """The caller's live sessions (one per login), newest first."""
@@ -128,6 +132,7 @@ def list_sessions():
 
 
 @bp.delete("/sessions/<uuid:session_id>")
+@login_only
 @token_required
 def delete_session(session_id):
     """Revoke one of the caller's sessions; someone else's is 404."""

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, json, request, url_for
 
 from bookstore import pagination
 from bookstore.auth.guards import current_caller, token_required
+from bookstore.auth.scopes import BOOKS_READ, BOOKS_WRITE, scope
 from bookstore.books import idempotency, listing, services
 from bookstore.books.models import Book
 from bookstore.books.schemas import BookQuerySchema, BookSchema, dump_book, dump_books
@@ -62,6 +63,7 @@ def _send(stored: idempotency.StoredResponse) -> Response:
 
 
 @bp.post("")
+@scope(BOOKS_WRITE)
 @token_required
 @write_limited
 def create_book():
@@ -85,6 +87,7 @@ def create_book():
 
 
 @bp.get("")
+@scope(BOOKS_READ)
 @token_required
 def list_books():
     """The caller's books (admins: any user's with `owner`), paginated and sorted."""
@@ -97,6 +100,7 @@ def list_books():
 
 
 @bp.get("/<uuid:book_id>")
+@scope(BOOKS_READ)
 @token_required
 def get_book(book_id):
     """One book the caller may see; If-None-Match gives 304."""
@@ -109,6 +113,7 @@ def get_book(book_id):
 
 
 @bp.put("/<uuid:book_id>")
+@scope(BOOKS_WRITE)
 @token_required
 @write_limited
 def replace_book(book_id):
@@ -121,6 +126,7 @@ def replace_book(book_id):
 
 
 @bp.patch("/<uuid:book_id>")
+@scope(BOOKS_WRITE)
 @token_required
 @write_limited
 def update_book(book_id):
@@ -131,6 +137,7 @@ def update_book(book_id):
 
 
 @bp.delete("/<uuid:book_id>")
+@scope(BOOKS_WRITE)
 @token_required
 @write_limited
 def delete_book(book_id):

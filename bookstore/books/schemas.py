@@ -16,7 +16,7 @@ from marshmallow import (
 from bookstore.books.isbn import InvalidISBN, to_isbn13
 from bookstore.books.models import MAX_PRICE_CENTS, TEXT_MAX, Book
 from bookstore.clock import isoformat
-from bookstore.fields import UTCDateTime
+from bookstore.fields import TrimmedText, UTCDateTime
 from bookstore.pagination import PageArgsSchema
 
 CENT = Decimal("0.01")
@@ -24,9 +24,6 @@ MAX_PRICE = Decimal(MAX_PRICE_CENTS).scaleb(-2)
 # Prices as strings: plain decimal notation, ASCII digits, nothing else. Decimal()
 # itself would also take " 1 ", "1_000", "1e3", "NaN" and non-ASCII digits.
 _PRICE_TEXT = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?")
-# C0/C1 controls (NUL included: PostgreSQL refuses it in text) and lone surrogates
-# (JSON "\ud800" decodes to one; no database driver can encode it).
-_FORBIDDEN_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 SORT_FIELDS = ("title", "author", "price", "created_at")
 _TEXT_RULES = (
     "1-200 characters after trimming surrounding whitespace; no control characters."
@@ -68,20 +65,12 @@ class Price(fields.Field):
         return None if value is None else format(value.quantize(CENT), "f")
 
 
-class Text(fields.String):
-    """A string trimmed of surrounding whitespace, with no control characters."""
+class Text(TrimmedText):
+    """Trimmed text of 1 to TEXT_MAX characters, with no control characters."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("validate", validate.Length(1, TEXT_MAX))
         super().__init__(**kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if _FORBIDDEN_TEXT.search(text):
-            raise ValidationError(
-                "Must not contain control characters or invalid Unicode."
-            )
-        return text
 
 
 class ISBN(fields.String):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from marshmallow import INCLUDE, Schema, fields
 
 from bookstore.auth import schemas as auth_schemas
+from bookstore.auth.pats import schemas as pat_schemas
 from bookstore.books.schemas import BookQuerySchema, BookSchema
 from bookstore.pagination import PageArgsSchema
 from bookstore.users import schemas as users_schemas
@@ -120,6 +121,18 @@ OPERATIONS: dict[str, Op] = {
     ),
     "auth.delete_session": Op(None, 204, errors=(404,)),
     "auth.jwks": Op(JWKSSchema, auth=False),
+    "tokens.create_token": Op(
+        pat_schemas.CreatedTokenSchema,
+        201,
+        pat_schemas.TokenSchema,
+        errors=(409,),
+        response_headers=("Location",),
+    ),
+    "tokens.list_tokens": Op(
+        pat_schemas.TokenSchema, query=PageArgsSchema, list_of=True
+    ),
+    "tokens.get_token": Op(pat_schemas.TokenSchema, errors=(404,)),
+    "tokens.delete_token": Op(None, 204, errors=(404,)),
     "users.get_me": Op(User),
     "users.change_password": Op(
         TokenPair, body=auth_schemas.PasswordChangeSchema, errors=(429,)
@@ -187,7 +200,8 @@ DESCRIPTIONS = {
     400: "Malformed JSON or query (`malformed_json`, `invalid_query`)",
     401: "Missing, invalid, expired or revoked token, or bad credentials",
     403: "Authenticated but not allowed (`forbidden`), e.g. a non-admin's `owner=`, "
-    "or an admin writing another user's book",
+    "or an admin writing another user's book; or a personal access token without "
+    "the scope this operation needs (`insufficient_scope`)",
     404: "No such resource, or not yours (`not_found`)",
     409: "Conflict (`conflict`): a uniqueness violation, a full shelf "
     "(MAX_BOOKS_PER_USER), or removing the last active admin",

@@ -9,6 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema
 
+from bookstore.auth import scopes
 from bookstore.openapi.operations import (
     BODY_ERRORS,
     COMMON_ERRORS,
@@ -49,6 +50,7 @@ def build_spec(app: Flask) -> dict:
         },
     )
     spec.components.security_scheme("basicAuth", {"type": "http", "scheme": "basic"})
+    spec.components.security_scheme("personalAccessToken", _PAT_SCHEME)
     spec.components.schema("Problem", schema=ProblemSchema)
     paths: dict[str, dict] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -93,6 +95,16 @@ def _operation(app: Flask, rule, op: Op, method: str) -> dict:
     }
     if op.auth:
         operation["security"] = [{"bearerAuth": []}, {"accessTokenHeader": []}]
+        needed = scopes.needed(view)
+        if needed is not None:
+            # OpenAPI 3.0 lets only oauth2 requirements list scopes, and Swagger UI
+            # cannot take a pasted token for oauth2: a bearer scheme, the scope in
+            # an extension and the description.
+            operation["security"].append({"personalAccessToken": []})
+            operation["x-required-scopes"] = [needed]
+            operation["description"] = f"Personal access tokens need `{needed}`."
+        else:
+            operation["description"] = "Personal access tokens are refused here."
     elif op.basic_auth:
         operation["security"] = [{}, {"basicAuth": []}]
     else:
@@ -103,6 +115,18 @@ def _operation(app: Flask, rule, op: Op, method: str) -> dict:
             "content": {"application/json": {"schema": op.body}},
         }
     return operation
+
+
+_PAT_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "bks_ personal access token",
+    "description": "A personal access token from POST /auth/tokens, limited to its "
+    "scopes: "
+    + "; ".join(f"`{name}`: {meaning}" for name, meaning in scopes.SCOPES.items())
+    + " Each operation names the scope it needs in `x-required-scopes`.",
+    "x-scopes": dict(scopes.SCOPES),
+}
 
 
 def _parameters(rule, op: Op) -> list:
@@ -154,7 +178,7 @@ def _responses(op: Op) -> dict:
     responses: dict = {str(op.status): success}
     statuses = set(op.errors) | set(COMMON_ERRORS)
     if op.auth:
-        statuses.add(401)
+        statuses |= {401, 403}  # 403: a personal access token out of its scope
     if op.body is not None:
         statuses |= set(BODY_ERRORS)
     if op.query is not None:

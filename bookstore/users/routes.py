@@ -9,6 +9,7 @@ from bookstore.auth import services as auth_services
 from bookstore.auth.guards import admin_required, current_user, token_required
 from bookstore.auth.routes import limit_hit, token_response
 from bookstore.auth.schemas import PasswordChangeSchema, UserSchema
+from bookstore.auth.scopes import PROFILE_READ, login_only, scope
 from bookstore.extensions import limiter
 from bookstore.users import services
 from bookstore.users.schemas import UserPatchSchema
@@ -25,6 +26,7 @@ page_args_schema = pagination.PageArgsSchema()
 
 
 @bp.get("/me")
+@scope(PROFILE_READ)
 @token_required
 def get_me():
     """The caller's own user object."""
@@ -32,6 +34,7 @@ def get_me():
 
 
 @bp.put("/me/password")
+@login_only
 @limiter.limit(
     lambda: current_app.config["RATELIMIT_PASSWORD_CHANGE"], on_breach=limit_hit
 )
@@ -46,6 +49,7 @@ def change_password():
 
 
 @bp.get("")
+@login_only
 @admin_required
 def list_users():
     """Every user, paginated (admins only)."""
@@ -55,6 +59,7 @@ def list_users():
 
 
 @bp.get("/<uuid:user_id>")
+@login_only
 @token_required
 def get_user(user_id):
     """One user: admins see anyone, others only themselves (else 404)."""
@@ -62,6 +67,7 @@ def get_user(user_id):
 
 
 @bp.patch("/<uuid:user_id>")
+@login_only
 @admin_required
 @write_limited
 def update_user(user_id):
@@ -71,6 +77,7 @@ def update_user(user_id):
 
 
 @bp.delete("/<uuid:user_id>")
+@login_only
 @token_required
 @write_limited
 def delete_user(user_id):

@@ -9,6 +9,7 @@ from sqlalchemy.exc import InvalidRequestError
 
 from bookstore.auth import services as auth_services
 from bookstore.auth.models import User
+from bookstore.auth.pats import services as pat_services
 from bookstore.errors import Conflict, Forbidden, NotFound
 from bookstore.extensions import db
 from bookstore.locks import begin_writing
@@ -37,7 +38,7 @@ def update_user(
     is_admin: bool | None = None,
     is_active: bool | None = None,
 ) -> User:
-    """Change a user's admin/active flags; disabling revokes their sessions at once.
+    """Change a user's admin/active flags; disabling revokes sessions and tokens now.
 
     Raise Conflict when an admin would remove their own admin flag or disable
     themselves, or when the change would leave no active admin; Forbidden when
@@ -60,6 +61,8 @@ def update_user(
             auth_services.revoke_user_sessions(
                 user, reason="user_disabled", commit=False
             )
+            # For good: re-enabling the user does not revive a token.
+            pat_services.revoke_user_tokens(user.id)
     db.session.commit()
     return user
 
