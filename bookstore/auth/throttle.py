@@ -1,0 +1,161 @@
+"""Login throttling: failed logins per (account, address) and per account.
+
+Counted in Flask-Limiter's store (Redis in any multi-process deployment), so the
+bounds hold across workers and instances. The third login bound, every attempt
+per address, is a plain Flask-Limiter limit on the view.
+
+Each attempt reserves a slot in both counters *before* the password is checked
+and decides on the value the store's atomic increment returns: concurrent
+guesses cannot all pass a check made before any of them is counted. A failure
+keeps its slots; a success, a refusal or an error gives them back, so an owner's
+good logins never count and a refused attempt costs the account nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import limits
+from flask import current_app, request
+
+from bookstore import clock
+from bookstore.clients import client_network
+from bookstore.errors import InvalidCredentials, RateLimited
+from bookstore.extensions import limiter
+from bookstore.logs import audit
+
+# A window is counted in BUCKETS clock-aligned slices (one key each). An attempt
+# sums the BUCKETS slices before its own, its own and the next one: every failure
+# of the last full window is seen, so the bound holds in every window, not only
+# aligned ones. A failure thus counts for a window plus at most one slice. The
+# slice after one's own covers workers whose clocks run up to a slice ahead.
+BUCKETS = 5
+REFUSAL = "Too many login attempts; retry later."
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One bound on failed logins: `limit` failures per `window` seconds."""
+
+    name: str
+    limit: int
+    window: int
+
+    @property
+    def slice(self) -> int:
+        return max(1, math.ceil(self.window / BUCKETS))
+
+
+@lru_cache(maxsize=16)
+def _rule(name: str, text: str) -> Rule:
+    item = limits.parse(text)
+    return Rule(name, item.amount, item.get_expiry())
+
+
+def rules() -> tuple[Rule, Rule]:
+    """The configured bounds: per (account, address), then per account."""
+    cfg = current_app.config
+    return (
+        _rule("account_address", cfg["RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS"]),
+        _rule("account", cfg["RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT"]),
+    )
+
+
+def account_key(username: str) -> str:
+    """The counter key of the account a username names, existing or not.
+
+    Hashed: the store never holds usernames (or passwords typed into the wrong
+    field), and any string, lone surrogates included, makes a valid key. Unknown
+    usernames are counted like real ones, so a refusal tells nothing of existence.
+    """
+    raw = username.lower().encode("utf-8", "surrogatepass")
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+@dataclass
+class _Slot:
+    key: str
+    expiry: int
+
+
+def _reserve(storage, rule: Rule, key: str, now: float) -> tuple[_Slot, int | None]:
+    """Take a slot; return it and, when the bound is already reached, Retry-After."""
+    size, current = rule.slice, int(now // rule.slice)
+    slot = _Slot(f"{key}/{current}", size * (BUCKETS + 2))
+    counts = {current: storage.incr(slot.key, slot.expiry)}
+    for bucket in range(current - BUCKETS, current + 2):
+        if bucket != current:
+            counts[bucket] = max(0, storage.get(f"{key}/{bucket}"))
+    if sum(counts.values()) <= rule.limit:
+        return slot, None
+    counts[current] -= 1  # this attempt is refused, not counted
+    # The slices drop out oldest first; wait until enough have for one more try.
+    excess = sum(counts.values()) - (rule.limit - 1)
+    for bucket in sorted(counts):
+        excess -= counts[bucket]
+        if excess <= 0:
+            ends = (bucket + BUCKETS + 1) * size
+            return slot, max(1, math.ceil(ends - now))
+    return slot, rule.slice  # unreachable: the counts sum past the limit
+
+
+def _release(storage, slots: list[_Slot]) -> None:
+    for slot in slots:
+        storage.incr(slot.key, slot.expiry, amount=-1)
+
+
+@contextlib.contextmanager
+def login_attempt(username: str) -> Iterator[None]:
+    """Guard one password check for `username` from the current client.
+
+    Raise errors.RateLimited (429, Retry-After) before the check when the
+    account has had too many failures from this address, or from everywhere.
+    An InvalidCredentials raised inside counts as one failure of each kind.
+    A store that cannot be reached raises its error: login then fails closed
+    (503), never open.
+    """
+    cfg = current_app.config
+    if not cfg["RATELIMIT_ENABLED"]:
+        yield
+        return
+    storage, now = limiter.storage, clock.utcnow().timestamp()
+    account, address = account_key(username), client_network()
+    base = f"LIMITER/{cfg['RATELIMIT_KEY_PREFIX']}/login-failures"
+    keys = (f"{base}/{account}/{address}", f"{base}/{account}")
+    held: list[_Slot] = []
+    try:
+        for rule, key in zip(rules(), keys, strict=True):
+            slot, retry_after = _reserve(storage, rule, key, now)
+            held.append(slot)
+            if retry_after is not None:
+                _refuse(rule, account, address, retry_after)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the store may be the thing that failed
+            _release(storage, held)
+        raise
+    try:
+        yield
+    except InvalidCredentials:
+        raise  # the slots stay taken: they are the failure
+    except BaseException:
+        with contextlib.suppress(Exception):
+            _release(storage, held)
+        raise
+    _release(storage, held)
+
+
+def _refuse(rule: Rule, account: str, address: str, retry_after: int) -> None:
+    audit(
+        "rate_limit_hit",
+        endpoint=request.endpoint,
+        limit=f"{rule.limit} failures per {rule.window} seconds",
+        rule=f"login_failures_per_{rule.name}",
+        account=account,  # the hash in the store: an operator can match a name
+        client=address,
+    )
+    raise RateLimited(REFUSAL, headers={"Retry-After": str(retry_after)})
