@@ -5,7 +5,9 @@ import uuid
 
 import pytest
 
+from bookstore import create_app
 from bookstore.extensions import limiter
+from config import ConfigError
 from tests.auth.helpers import API, move_clock
 from tests.conftest import PASSWORD
 
@@ -287,3 +289,18 @@ def test_an_unreachable_store_fails_login_closed_even_if_limiter_swallows(
 
     assert response.status_code == 503
     assert response.json["code"] == "service_unavailable"
+
+
+@pytest.mark.parametrize("value", ["often", "5/minute;10/hour", "0/minute"])
+def test_a_malformed_failure_bound_refuses_to_start(monkeypatch, value):
+    monkeypatch.setenv("RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT", value)
+
+    with pytest.raises(ConfigError, match="RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT"):
+        create_app("testing")
+
+
+def test_the_retired_per_username_limit_refuses_to_start(monkeypatch):
+    monkeypatch.setenv("RATELIMIT_LOGIN_PER_USERNAME", "10/minute;50/day")
+
+    with pytest.raises(ConfigError, match="no longer read"):
+        create_app("testing")
