@@ -238,8 +238,10 @@ def authenticated_session(subject: str, session_id: str) -> SessionRef:
         .execute(_SESSION_CHECK, {"sid": sid, "sub": sub})
         .first()
     )
-    if row is None or clock.as_utc(row[3]) <= clock.utcnow():
+    if row is None:
         raise TokenRevoked("The token's session has ended; log in again.")
+    if clock.as_utc(row[3]) <= clock.utcnow():  # within the JWT leeway of its end
+        raise TokenExpired("The session has expired; log in again.")
     user_id, is_admin, session_row_id, _ = row
     return SessionRef(session_row_id, sid, Caller(user_id, sub, is_admin))
 

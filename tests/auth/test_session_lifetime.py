@@ -71,7 +71,7 @@ def test_refreshing_after_the_absolute_end_is_token_expired(
     assert response.status_code == 401
     assert response.json["code"] == "token_expired"
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
-    assert me(one, late).status_code == 401
+    assert me(one, late).json["code"] == "token_expired"
 
 
 def test_logging_in_again_starts_a_new_full_session(two_clients, alice, monkeypatch):
