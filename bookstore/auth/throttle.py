@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import limits
 from flask import current_app, request
+from limits.storage import RedisSentinelStorage, RedisStorage
 
 from bookstore import clock
 from bookstore.clients import client_network
@@ -88,9 +89,9 @@ def _reserve(storage, rule: Rule, key: str, now: float) -> tuple[_Slot, int | No
     size, current = rule.slice, int(now // rule.slice)
     slot = _Slot(f"{key}/{current}", size * (BUCKETS + 2))
     counts = {current: storage.incr(slot.key, slot.expiry)}
-    for bucket in range(current - BUCKETS, current + 2):
-        if bucket != current:
-            counts[bucket] = max(0, storage.get(f"{key}/{bucket}"))
+    others = [b for b in range(current - BUCKETS, current + 2) if b != current]
+    values = _values(storage, [f"{key}/{bucket}" for bucket in others])
+    counts.update((bucket, max(0, v)) for bucket, v in zip(others, values, strict=True))
     if sum(counts.values()) <= rule.limit:
         return slot, None
     counts[current] -= 1  # this attempt is refused, not counted
@@ -102,6 +103,19 @@ def _reserve(storage, rule: Rule, key: str, now: float) -> tuple[_Slot, int | No
             ends = (bucket + BUCKETS + 1) * size
             return slot, max(1, math.ceil(ends - now))
     return slot, rule.slice  # unreachable: the counts sum past the limit
+
+
+def _values(storage, keys: list[str]) -> list[int]:
+    """The counters at `keys`: one MGET on a single Redis, else one GET each.
+
+    Round trips are most of the cost. The MGET goes to the master, never a
+    replica (limits' own get reads a sentinel's replica): a stale read would let
+    a guess past the bound. A cluster spreads the keys over nodes: GET each.
+    """
+    if type(storage) in (RedisStorage, RedisSentinelStorage):
+        found = storage.get_connection().mget([storage.prefixed_key(k) for k in keys])
+        return [int(value or 0) for value in found]
+    return [storage.get(key) for key in keys]
 
 
 def _release(storage, slots: list[_Slot]) -> None:
