@@ -95,14 +95,13 @@ def _reserve(storage, rule: Rule, key: str, now: float) -> tuple[_Slot, int | No
     if sum(counts.values()) <= rule.limit:
         return slot, None
     counts[current] -= 1  # this attempt is refused, not counted
-    # The slices drop out oldest first; wait until enough have for one more try.
-    excess = sum(counts.values()) - (rule.limit - 1)
-    for bucket in sorted(counts):
-        excess -= counts[bucket]
-        if excess <= 0:
-            ends = (bucket + BUCKETS + 1) * size
-            return slot, max(1, math.ceil(ends - now))
-    return slot, rule.slice  # unreachable: the counts sum past the limit
+    # The slices age out oldest first; wait until enough have for one more try.
+    buckets, remaining = sorted(counts), sum(counts.values())
+    for bucket in buckets:
+        remaining -= counts[bucket]
+        if remaining < rule.limit or bucket == buckets[-1]:
+            break
+    return slot, max(1, math.ceil((bucket + BUCKETS + 1) * size - now))
 
 
 def _values(storage, keys: list[str]) -> list[int]:

@@ -218,6 +218,20 @@ def test_failures_count_for_the_whole_window_not_an_aligned_one(throttled, monke
     assert again == [401, 401, 429]
 
 
+def test_retry_after_is_when_an_attempt_is_let_through_again(throttled, monkeypatch):
+    client, name = throttled()
+    _statuses(client, name, WRONG, 3)
+    wait = int(_login(client, name).headers["Retry-After"])
+
+    move_clock(monkeypatch, wait - 2)
+    early = _login(client, name)
+    move_clock(monkeypatch, wait + 1)
+    on_time = _login(client, name)
+
+    assert early.status_code == 429
+    assert on_time.status_code == 200
+
+
 def test_no_header_tells_an_account_failure_count(throttled):
     client, name = throttled()
     _statuses(client, name, WRONG, 2, _address())
