@@ -7,6 +7,7 @@ import pytest
 from bookstore.extensions import limiter
 from tests.auth.helpers import API
 from tests.conftest import PASSWORD
+from tests.reliability.servers import delete_rate_limit_keys
 
 
 @pytest.fixture
@@ -52,18 +53,10 @@ def limited(make_app, storage):
 
 
 def _delete_our_keys(uri):
-    import redis
-
     # Only keys under our test- prefixes: other sessions share this server.
     prefix = limiter._key_prefix or ""
-    if not prefix.startswith("test-"):
-        return
-    client = redis.Redis.from_url(uri)
-    try:
-        for key in client.scan_iter(match=f"LIMITS:LIMITER/{prefix}/*"):
-            client.delete(key)
-    finally:
-        client.close()
+    if prefix.startswith("test-"):
+        delete_rate_limit_keys(uri, prefix)
 
 
 def _build_limited(make_app, storage):

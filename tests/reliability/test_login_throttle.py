@@ -4,10 +4,15 @@ client addresses through one trusted proxy hop (X-Forwarded-For)."""
 import uuid
 
 import pytest
-import redis
 
 from tests.databases import fresh_database
-from tests.reliability.servers import PASSWORD, Gunicorn, migrate, race
+from tests.reliability.servers import (
+    PASSWORD,
+    Gunicorn,
+    delete_rate_limit_keys,
+    migrate,
+    race,
+)
 
 LOGIN = "/api/v1/auth/login"
 WRONG = "not the password at all"
@@ -37,16 +42,7 @@ def server(backend, tmp_path_factory, redis_url):
             yield server.start()
         finally:
             server.stop()
-            _delete_keys(redis_url, prefix)
-
-
-def _delete_keys(url, prefix):
-    client = redis.Redis.from_url(url, socket_timeout=5)
-    try:
-        for key in client.scan_iter(match=f"LIMITS:LIMITER/{prefix}/*", count=500):
-            client.delete(key)
-    finally:
-        client.close()
+            delete_rate_limit_keys(redis_url, prefix)
 
 
 def _user(server):
