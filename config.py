@@ -65,16 +65,16 @@ def _bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}.")
 
 
-def _rate(name: str, default: str) -> str:
-    """One rate in Flask-Limiter's syntax ("5/15 minutes", "100 per day")."""
+def _rates(name: str, default: str) -> str:
+    """One or more rates in Flask-Limiter's syntax ("5/15 minutes;20/day")."""
     raw = _str(name, default)
     try:
-        item = limits.parse(raw)
+        items = limits.parse_many(raw)
     except ValueError:
-        item = None
-    if item is None or ";" in raw or "," in raw or item.amount < 1:
+        items = []
+    if not items or any(item.amount < 1 for item in items):
         raise ConfigError(
-            f"{name} must be one rate such as '5/15 minutes', got {raw!r}."
+            f"{name} must be rates such as '5/15 minutes;20/day', got {raw!r}."
         )
     return raw
 
@@ -130,10 +130,12 @@ class Config:
         )
         # Failed logins (unknown usernames too) per account from one client address
         # (IPv6: per /64), and per account from everywhere; see auth/throttle.py.
-        self.RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS = _rate(
-            "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", "5/15 minutes"
+        # The daily per-address bound stays well under the account's, so that no
+        # single address can reach the account's bound and lock its owner out.
+        self.RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS = _rates(
+            "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", "5/15 minutes;20/day"
         )
-        self.RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = _rate(
+        self.RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = _rates(
             "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT", "100/day"
         )
         if os.environ.get("RATELIMIT_LOGIN_PER_USERNAME", "").strip():  # retired

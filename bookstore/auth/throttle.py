@@ -53,18 +53,24 @@ class Rule:
 
 
 @lru_cache(maxsize=16)
-def _rule(name: str, text: str) -> Rule:
-    item = limits.parse(text)
-    return Rule(name, item.amount, item.get_expiry())
-
-
-def rules() -> tuple[Rule, Rule]:
-    """The configured bounds: per (account, address), then per account."""
-    cfg = current_app.config
-    return (
-        _rule("account_address", cfg["RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS"]),
-        _rule("account", cfg["RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT"]),
+def _rules(name: str, text: str) -> tuple[Rule, ...]:
+    return tuple(
+        Rule(name, item.amount, item.get_expiry()) for item in limits.parse_many(text)
     )
+
+
+def bounds(account: str, address: str) -> list[tuple[Rule, str]]:
+    """The configured bounds with their counter keys: per (account, address)
+    first, then per account."""
+    cfg = current_app.config
+    base = f"LIMITER/{cfg['RATELIMIT_KEY_PREFIX']}/login-failures/{account}"
+    per_address = _rules(
+        "account_address", cfg["RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS"]
+    )
+    per_account = _rules("account", cfg["RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT"])
+    return [(r, f"{base}/{address}/{r.window}") for r in per_address] + [
+        (r, f"{base}/{r.window}") for r in per_account
+    ]
 
 
 def account_key(username: str) -> str:
@@ -128,7 +134,7 @@ def login_attempt(username: str) -> Iterator[None]:
 
     Raise errors.RateLimited (429, Retry-After) before the check when the
     account has had too many failures from this address, or from everywhere.
-    An InvalidCredentials raised inside counts as one failure of each kind.
+    An InvalidCredentials raised inside counts as one failure for every bound.
     A store that cannot be reached raises its error: login then fails closed
     (503), never open.
     """
@@ -138,11 +144,9 @@ def login_attempt(username: str) -> Iterator[None]:
         return
     storage, now = limiter.storage, clock.utcnow().timestamp()
     account, address = account_key(username), client_network()
-    base = f"LIMITER/{cfg['RATELIMIT_KEY_PREFIX']}/login-failures"
-    keys = (f"{base}/{account}/{address}", f"{base}/{account}")
     held: list[_Slot] = []
     try:
-        for rule, key in zip(rules(), keys, strict=True):
+        for rule, key in bounds(account, address):
             slot, retry_after = _reserve(storage, rule, key, now)
             held.append(slot)
             if retry_after is not None:

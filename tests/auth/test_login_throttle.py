@@ -160,6 +160,27 @@ def test_the_account_cap_refuses_the_owner_only_once_reached(throttled):
     assert int(owner_after.headers["Retry-After"]) > 23 * 3600
 
 
+def test_one_address_alone_cannot_use_up_the_account_bound(throttled, monkeypatch):
+    client, name = throttled(
+        RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS="3/15 minutes;6/day",
+        RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT="8/day",
+    )
+    attacker = _address()
+
+    first = _statuses(client, name, WRONG, 3, attacker)
+    move_clock(monkeypatch, 20 * 60)
+    second = _statuses(client, name, WRONG, 4, attacker)
+    move_clock(monkeypatch, 40 * 60)
+    third = _login(client, name, WRONG, attacker)
+    owner = _login(client, name, address=_address())
+
+    assert first == [401, 401, 401]
+    assert second == [401, 401, 401, 429]
+    _assert_refused(third)
+    assert int(third.headers["Retry-After"]) > 23 * 3600
+    assert owner.status_code == 200
+
+
 def test_ipv6_clients_are_counted_per_64(throttled):
     client, name = throttled()
     same_64 = [f"2001:db8:1:2::{i:x}" for i in range(1, 5)]
@@ -305,7 +326,9 @@ def test_an_unreachable_store_fails_login_closed_even_if_limiter_swallows(
     assert response.json["code"] == "service_unavailable"
 
 
-@pytest.mark.parametrize("value", ["often", "5/minute;10/hour", "0/minute"])
+@pytest.mark.parametrize(
+    "value", ["often", "5/minute;junk", "0/minute", "1/minute;0/day"]
+)
 def test_a_malformed_failure_bound_refuses_to_start(monkeypatch, value):
     monkeypatch.setenv("RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT", value)
 
