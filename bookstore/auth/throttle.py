@@ -84,48 +84,88 @@ def account_key(username: str) -> str:
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Slot:
+    """This attempt's place in one bound: its slice's counter, and the others."""
+
+    rule: Rule
+    bucket: int
     key: str
+    others: tuple[int, ...]  # the slices read beside it ...
+    reads: tuple[str, ...]  # ... and their counters
     expiry: int
 
 
-def _reserve(storage, rule: Rule, key: str, now: float) -> tuple[_Slot, int | None]:
-    """Take a slot; return it and, when the bound is already reached, Retry-After."""
-    size, current = rule.slice, int(now // rule.slice)
-    slot = _Slot(f"{key}/{current}", size * (BUCKETS + 2))
-    counts = {current: storage.incr(slot.key, slot.expiry)}
-    others = [b for b in range(current - BUCKETS, current + 2) if b != current]
-    values = _values(storage, [f"{key}/{bucket}" for bucket in others])
-    counts.update((bucket, max(0, v)) for bucket, v in zip(others, values, strict=True))
-    if sum(counts.values()) <= rule.limit:
-        return slot, None
-    counts[current] -= 1  # this attempt is refused, not counted
-    # The slices age out oldest first; wait until enough have for one more try.
-    buckets, remaining = sorted(counts), sum(counts.values())
-    for bucket in buckets:
-        remaining -= counts[bucket]
-        if remaining < rule.limit or bucket == buckets[-1]:
-            break
-    return slot, max(1, math.ceil((bucket + BUCKETS + 1) * size - now))
+def _slot(rule: Rule, key: str, now: float) -> _Slot:
+    current = int(now // rule.slice)
+    others = tuple(b for b in range(current - BUCKETS, current + 2) if b != current)
+    return _Slot(
+        rule,
+        current,
+        f"{key}/{current}",
+        others,
+        tuple(f"{key}/{b}" for b in others),
+        rule.slice * (BUCKETS + 2),
+    )
 
 
-def _values(storage, keys: list[str]) -> list[int]:
-    """The counters at `keys`: one MGET on a single Redis, else one GET each.
+def _single_redis(storage) -> bool:
+    return type(storage) in (RedisStorage, RedisSentinelStorage)
 
-    Round trips are most of the cost. The MGET goes to the master, never a
-    replica (limits' own get reads a sentinel's replica): a stale read would let
-    a guess past the bound. A cluster spreads the keys over nodes: GET each.
+
+def _take(storage, slots: list[_Slot]) -> list[list[int]]:
+    """Increment every slot, then read the other slices; per slot, its new value
+    followed by the others' counts.
+
+    On a single Redis this is one pipeline: one round trip instead of two a bound,
+    each increment still before its reads. They go to the master, never a replica
+    (limits' own get reads a sentinel's): a stale read would let a guess past a
+    bound. Elsewhere (memory://, a cluster), the storage's own increment and get.
     """
-    if type(storage) in (RedisStorage, RedisSentinelStorage):
-        found = storage.get_connection().mget([storage.prefixed_key(k) for k in keys])
-        return [int(value or 0) for value in found]
-    return [storage.get(key) for key in keys]
+    if not _single_redis(storage):
+        return [
+            [storage.incr(slot.key, slot.expiry)] + [storage.get(k) for k in slot.reads]
+            for slot in slots
+        ]
+    pipe, named = storage.get_connection().pipeline(False), storage.prefixed_key
+    for slot in slots:
+        pipe.incrby(named(slot.key), 1).expire(named(slot.key), slot.expiry)
+    for slot in slots:
+        pipe.mget([named(k) for k in slot.reads])
+    results = pipe.execute()
+    values, found = results[: 2 * len(slots) : 2], results[2 * len(slots) :]
+    return [
+        [int(value)] + [int(count or 0) for count in counts]
+        for value, counts in zip(values, found, strict=True)
+    ]
 
 
 def _release(storage, slots: list[_Slot]) -> None:
+    if not _single_redis(storage):
+        for slot in slots:
+            storage.incr(slot.key, slot.expiry, amount=-1)
+        return
+    pipe, named = storage.get_connection().pipeline(False), storage.prefixed_key
     for slot in slots:
-        storage.incr(slot.key, slot.expiry, amount=-1)
+        pipe.decr(named(slot.key)).expire(named(slot.key), slot.expiry)
+    pipe.execute()
+
+
+def _retry_after(slot: _Slot, counts: list[int], now: float) -> int | None:
+    """None when the counts (this attempt's included) are within the bound;
+    otherwise the seconds until enough slices age out for one more attempt."""
+    by_bucket = {
+        b: max(0, n) for b, n in zip((slot.bucket, *slot.others), counts, strict=True)
+    }
+    remaining = sum(by_bucket.values()) - 1  # without this attempt
+    if remaining < slot.rule.limit:
+        return None
+    buckets = sorted(by_bucket)  # oldest first: the order they age out in
+    for bucket in buckets:
+        remaining -= by_bucket[bucket]
+        if remaining < slot.rule.limit or bucket == buckets[-1]:
+            break
+    return max(1, math.ceil((bucket + BUCKETS + 1) * slot.rule.slice - now))
 
 
 @contextlib.contextmanager
@@ -144,16 +184,15 @@ def login_attempt(username: str) -> Iterator[None]:
         return
     storage, now = limiter.storage, clock.utcnow().timestamp()
     account, address = account_key(username), client_network()
-    held: list[_Slot] = []
+    slots = [_slot(rule, key, now) for rule, key in bounds(account, address)]
     try:
-        for rule, key in bounds(account, address):
-            slot, retry_after = _reserve(storage, rule, key, now)
-            held.append(slot)
+        for slot, counts in zip(slots, _take(storage, slots), strict=True):
+            retry_after = _retry_after(slot, counts, now)
             if retry_after is not None:
-                _refuse(rule, account, address, retry_after)
+                _refuse(slot.rule, account, address, retry_after)
     except BaseException:
         with contextlib.suppress(Exception):  # the store may be the thing that failed
-            _release(storage, held)
+            _release(storage, slots)
         raise
     try:
         yield
@@ -161,9 +200,9 @@ def login_attempt(username: str) -> Iterator[None]:
         raise  # the slots stay taken: they are the failure
     except BaseException:
         with contextlib.suppress(Exception):
-            _release(storage, held)
+            _release(storage, slots)
         raise
-    _release(storage, held)
+    _release(storage, slots)
 
 
 def _refuse(rule: Rule, account: str, address: str, retry_after: int) -> None:
