@@ -4,8 +4,8 @@ Counted in Flask-Limiter's store (Redis in any multi-process deployment), so the
 bounds hold across workers and instances. The third login bound, every attempt
 per address, is a plain Flask-Limiter limit on the view.
 
-Each attempt reserves a slot in both counters *before* the password is checked
-and decides on the value the store's atomic increment returns: concurrent
+Each attempt reserves a slot in every bound's counter *before* the password is
+checked and decides on the values the store's atomic increments return: concurrent
 guesses cannot all pass a check made before any of them is counted. A failure
 keeps its slots; a success, a refusal or an error gives them back, so an owner's
 good logins never count and a refused attempt costs the account nothing.
