@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 
+import limits
 from dotenv import load_dotenv
 
 ENVIRONMENTS = ("development", "testing", "production")
@@ -64,6 +65,20 @@ def _bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}.")
 
 
+def _rates(name: str, default: str) -> str:
+    """One or more rates in Flask-Limiter's syntax ("5/15 minutes;20/day")."""
+    raw = _str(name, default)
+    try:
+        items = limits.parse_many(raw)
+    except ValueError:
+        items = []
+    if not items or any(item.amount < 1 for item in items):
+        raise ConfigError(
+            f"{name} must be rates such as '5/15 minutes;20/day', got {raw!r}."
+        )
+    return raw
+
+
 def _list(name: str) -> list[str]:
     return [item.strip() for item in (_str(name) or "").split(",") if item.strip()]
 
@@ -98,6 +113,8 @@ class Config:
         self.JWT_PRIVATE_KEY_FILE = _str("JWT_PRIVATE_KEY_FILE")
         self.JWT_PREVIOUS_SECRETS = _list("JWT_PREVIOUS_SECRETS")
         self.JWT_PREVIOUS_PUBLIC_KEY_FILES = _list("JWT_PREVIOUS_PUBLIC_KEY_FILES")
+        # Absolute lifetime of a login session: refreshing never extends it.
+        self.SESSION_MAX_AGE = _int("SESSION_MAX_AGE", 2_592_000, minimum=1)
 
         # Argon2id; OWASP's minimum (19 MiB, t=2, p=1) is the default and the floor
         # in production. One lane (p=1) always: libsodium's implementation.
@@ -121,9 +138,23 @@ class Config:
         self.RATELIMIT_LOGIN_PER_ADDRESS = _str(
             "RATELIMIT_LOGIN_PER_ADDRESS", "30/minute"
         )
-        self.RATELIMIT_LOGIN_PER_USERNAME = _str(
-            "RATELIMIT_LOGIN_PER_USERNAME", "10/minute;50/day"
+        # Failed logins (unknown usernames too) per account from one client address
+        # (IPv6: per /64), and per account from everywhere; see auth/throttle.py.
+        # The daily per-address bound stays well under the account's, so that no
+        # single address can reach the account's bound and lock its owner out.
+        self.RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS = _rates(
+            "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", "5/15 minutes;20/day"
         )
+        self.RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = _rates(
+            "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT", "100/day"
+        )
+        if os.environ.get("RATELIMIT_LOGIN_PER_USERNAME", "").strip():  # retired
+            raise ConfigError(
+                "RATELIMIT_LOGIN_PER_USERNAME is no longer read: failed logins are "
+                "now bounded per account and address "
+                "(RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS) and per account "
+                "(RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT). Unset it."
+            )
         self.RATELIMIT_REGISTER = _str("RATELIMIT_REGISTER", "20/hour")
         self.RATELIMIT_REFRESH = _str("RATELIMIT_REFRESH", "60/minute")
         self.RATELIMIT_PASSWORD_CHANGE = _str("RATELIMIT_PASSWORD_CHANGE", "10/hour")

@@ -11,6 +11,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase
 
+from bookstore.clients import client_network
+
 # Deterministic constraint names: Alembic can then drop and compare them by name.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -97,14 +99,6 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
-def _client_address() -> str:
-    # request.remote_addr is the socket peer, or the address ProxyFix took from the
-    # configured number of trusted X-Forwarded-For hops, never the header blindly.
-    from flask import request
-
-    return request.remote_addr or "unknown"
-
-
 # Seconds a rate-limited request waits for the store; Redis answers in well under
 # a millisecond, so this only ends a wait on a store that is gone.
 LIMIT_STORE_TIMEOUT = 2
@@ -123,7 +117,7 @@ def limit_store_options(uri: str) -> dict:
 
 
 limiter = Limiter(
-    key_func=_client_address,
+    key_func=client_network,  # IPv4 per address, IPv6 per /64
     headers_enabled=True,  # X-RateLimit-* and Retry-After
     strategy="moving-window",
 )

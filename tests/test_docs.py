@@ -2,7 +2,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTING = re.compile(r"""_(?:str|int|bool|list)\(\s*"([A-Z][A-Z0-9_]+)\"""")
+SETTING = re.compile(r"""_(?:str|int|bool|list|rates)\(\s*"([A-Z][A-Z0-9_]+)\"""")
 
 
 def _documented() -> set[str]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 
 from flask import Blueprint, current_app, request, url_for
 
 from bookstore import pagination
-from bookstore.auth import schemas, services
+from bookstore.auth import schemas, services, throttle
 from bookstore.auth.guards import current_caller, current_session, token_required
 from bookstore.auth.scopes import login_only
 from bookstore.errors import InvalidCredentials
@@ -37,22 +36,6 @@ def limit_hit(limit) -> None:
     audit("rate_limit_hit", endpoint=request.endpoint, limit=str(limit.limit))
 
 
-def _login_username() -> str:
-    """Rate-limit key for the username being tried (JSON body or HTTP Basic)."""
-    if request.authorization and request.authorization.type == "basic":
-        name = request.authorization.username
-    else:
-        try:
-            body = request.get_json(silent=True)
-        except Exception:  # the view itself will answer malformed bodies
-            body = None
-        name = body.get("username") if isinstance(body, dict) else None
-    # Hashed: the store never holds usernames (or passwords typed into the wrong
-    # field), and any string, lone surrogates included, makes a valid key.
-    raw = str(name or "").lower().encode("utf-8", "surrogatepass")
-    return "login-user:" + hashlib.sha256(raw).hexdigest()[:32]
-
-
 def token_response(pair: services.TokenPair):
     """The login-shaped token body, never cacheable."""
     response = current_app.json.response(
@@ -72,13 +55,8 @@ def register():
 
 
 @bp.post("/login")
+# Every attempt per address here; failures per account in throttle.login_attempt.
 @limiter.limit(_limit("RATELIMIT_LOGIN_PER_ADDRESS"), on_breach=limit_hit)
-@limiter.limit(
-    _limit("RATELIMIT_LOGIN_PER_USERNAME"),
-    key_func=_login_username,
-    deduct_when=lambda response: response.status_code == 401,  # failures only
-    on_breach=limit_hit,
-)
 def login():
     """Exchange a username and password (JSON or HTTP Basic) for a token pair."""
     auth = request.authorization
@@ -88,7 +66,8 @@ def login():
             raise InvalidCredentials("The username or password is incorrect.")
     else:
         fields = login_schema.load(json_body())
-    user = services.authenticate(fields["username"], fields["password"])
+    with throttle.login_attempt(fields["username"]):
+        user = services.authenticate(fields["username"], fields["password"])
     pair = services.start_session(user, user_agent=request.user_agent.string)
     return token_response(pair)
 

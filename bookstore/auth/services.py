@@ -16,7 +16,12 @@ from bookstore.errors import Conflict, InvalidCredentials, NotFound, ValidationF
 from bookstore.extensions import db
 from bookstore.logs import audit
 from bookstore.security import passwords, tokens
-from bookstore.security.tokens import TokenError, TokenReused, TokenRevoked
+from bookstore.security.tokens import (
+    TokenError,
+    TokenExpired,
+    TokenReused,
+    TokenRevoked,
+)
 from bookstore.statements import prebuilt
 
 USERNAME_MAX = 32  # the column's size: a longer name cannot belong to anyone
@@ -126,7 +131,7 @@ def start_session(user: User, *, user_agent: str | None) -> TokenPair:
         user=user,
         created_at=now,
         last_used_at=now,
-        expires_at=now + timedelta(seconds=current_app.config["JWT_REFRESH_TTL"]),
+        expires_at=refresh_expiry(created_at=now, now=now),
         # Printable only: NUL would be a 500 on PostgreSQL, escapes a log hazard.
         user_agent="".join(c for c in (user_agent or "") if c.isprintable())[:200]
         or None,
@@ -142,17 +147,31 @@ def start_session(user: User, *, user_agent: str | None) -> TokenPair:
     return _pair(session, session.refresh_jti, session.expires_at)
 
 
+def refresh_expiry(*, created_at: datetime, now: datetime) -> datetime:
+    """When a refresh token issued `now` expires: JWT_REFRESH_TTL from now, but
+    never past the session's absolute end, SESSION_MAX_AGE after its login."""
+    cfg = current_app.config
+    return min(
+        now + timedelta(seconds=cfg["JWT_REFRESH_TTL"]),
+        clock.as_utc(created_at) + timedelta(seconds=cfg["SESSION_MAX_AGE"]),
+    )
+
+
 def _pair(
     session: AuthSession, refresh_jti: str, refresh_expires: datetime
 ) -> TokenPair:
     cfg, now = current_app.config, clock.utcnow()
     subject, sid = str(session.user.public_id), str(session.public_id)
-    access_expires = now + timedelta(seconds=cfg["JWT_ACCESS_TTL"])
+    # An access token never outlives its session either.
+    refresh_expires = clock.as_utc(refresh_expires)
+    access_expires = min(
+        now + timedelta(seconds=cfg["JWT_ACCESS_TTL"]), refresh_expires
+    )
     return TokenPair(
         access_token=tokens.issue(
             tokens.ACCESS, subject=subject, session_id=sid, expires_at=access_expires
         ),
-        expires_in=cfg["JWT_ACCESS_TTL"],
+        expires_in=max(0, round((access_expires - now).total_seconds())),
         refresh_token=tokens.issue(
             tokens.REFRESH,
             subject=subject,
@@ -164,7 +183,7 @@ def _pair(
             # round: microseconds elapsed since expires_at was set would make
             # int() say 1209599 for a fresh 14-day token
             0,
-            round((clock.as_utc(refresh_expires) - now).total_seconds()),
+            round((refresh_expires - now).total_seconds()),
         ),
     )
 
@@ -227,8 +246,10 @@ def authenticated_session(subject: str, session_id: str) -> SessionRef:
         .execute(_SESSION_CHECK, {"sid": sid, "sub": sub})
         .first()
     )
-    if row is None or clock.as_utc(row[3]) <= clock.utcnow():
+    if row is None:
         raise TokenRevoked("The token's session has ended; log in again.")
+    if clock.as_utc(row[3]) <= clock.utcnow():  # within the JWT leeway of its end
+        raise TokenExpired("The session has expired; log in again.")
     user_id, is_admin, session_row_id, _ = row
     return SessionRef(session_row_id, sid, Caller(user_id, sub, is_admin))
 
@@ -256,9 +277,10 @@ def live_session(subject: str, session_id: str) -> AuthSession:
         or session.revoked_at is not None
         or session.user.public_id != sub
         or not session.user.is_active
-        or clock.as_utc(session.expires_at) <= clock.utcnow()
     ):
         raise TokenRevoked("The token's session has ended; log in again.")
+    if clock.as_utc(session.expires_at) <= clock.utcnow():  # within the JWT leeway
+        raise TokenExpired("The session has expired; log in again.")
     return session
 
 
@@ -275,7 +297,9 @@ def rotate_refresh(refresh_token: str) -> TokenPair:
     cfg = current_app.config
     if jti == session.refresh_jti:
         new_jti = uuid.uuid4().hex
-        expires = now + timedelta(seconds=cfg["JWT_REFRESH_TTL"])
+        expires = refresh_expiry(created_at=session.created_at, now=now)
+        if expires <= now:  # SESSION_MAX_AGE was lowered below this session's age
+            raise TokenExpired("The session has reached its maximum age; log in again.")
         # Compare-and-swap: of two concurrent rotations exactly one wins.
         won = (
             db.session.execute(

@@ -1,66 +1,13 @@
 import logging
-import os
 import socket
 import uuid
 
 import pytest
 
-from bookstore.extensions import limiter
 from tests.auth.helpers import API
 from tests.conftest import PASSWORD
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL")
-STORAGES = ["memory://"] + ([REDIS_URL] if REDIS_URL else [])
 LOGIN, REGISTER, REFRESH = (f"{API}/auth/{p}" for p in ("login", "register", "refresh"))
-
-
-@pytest.fixture(params=STORAGES, ids=lambda uri: uri.split(":")[0])
-def storage(request):
-    return request.param
-
-
-@pytest.fixture
-def limited(make_app, storage):
-    """Build a rate-limited app (last: Flask-Limiter keeps one set of settings)."""
-    yield _build_limited(make_app, storage)
-    if storage.startswith("redis"):
-        _delete_our_keys(storage)
-
-
-def _delete_our_keys(uri):
-    import redis
-
-    # Only keys under our test- prefixes: other sessions share this server.
-    prefix = limiter._key_prefix or ""
-    if not prefix.startswith("test-"):
-        return
-    client = redis.Redis.from_url(uri)
-    try:
-        for key in client.scan_iter(match=f"LIMITS:LIMITER/{prefix}/*"):
-            client.delete(key)
-    finally:
-        client.close()
-
-
-def _build_limited(make_app, storage):
-    def build(**limits):
-        # Flask-Limiter keeps one key prefix for its single instance: the first app's.
-        # Reset it so this test's counters live under its own prefix (and are deleted).
-        limiter._key_prefix = None
-        app = make_app(
-            RATELIMIT_ENABLED=True,
-            RATELIMIT_STORAGE_URI=storage,
-            RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}",
-            **limits,
-        )
-        # A random client address per test: counters never leak between tests, even
-        # in a shared Redis and even if the limiter keeps its first key prefix.
-        address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.7"
-        client = app.test_client()
-        client.environ_base["REMOTE_ADDR"] = address
-        return client
-
-    return build
 
 
 def _register(client, username):
@@ -95,50 +42,6 @@ def test_login_is_limited_per_client_address(limited, caplog):
     assert len(hits) == 1
     assert hits[0].endpoint == "auth.login"
     assert hits[0].request_id == blocked.headers["X-Request-ID"]
-
-
-def test_failed_logins_are_limited_per_username_across_addresses(limited):
-    client = limited(RATELIMIT_LOGIN_PER_USERNAME="2/minute")
-    name, other = f"u{uuid.uuid4().hex[:12]}", f"v{uuid.uuid4().hex[:12]}"
-    _register(client, name)
-    _register(client, other)
-    elsewhere = {"environ_base": {"REMOTE_ADDR": "192.0.2.77"}}
-
-    failures = [_login(client, name, "wrong password!").status_code for _ in range(2)]
-    from_elsewhere = _login(client, name.upper(), **elsewhere)
-
-    assert failures == [401, 401]
-    _assert_rate_limited(from_elsewhere)
-    assert _login(client, other).status_code == 200
-
-
-def test_successful_logins_do_not_use_up_the_username_limit(limited):
-    client = limited(RATELIMIT_LOGIN_PER_USERNAME="2/minute")
-    name = f"u{uuid.uuid4().hex[:12]}"
-    _register(client, name)
-
-    answers = [_login(client, name).status_code for _ in range(4)]
-
-    assert answers == [200] * 4
-
-
-def test_basic_login_failures_count_for_the_username(limited):
-    client = limited(RATELIMIT_LOGIN_PER_USERNAME="1/minute")
-    name = f"u{uuid.uuid4().hex[:12]}"
-    _register(client, name)
-    basic = {"Authorization": "Basic " + _b64(f"{name}:wrong password!")}
-
-    first = client.post(LOGIN, headers=basic)
-    second = _login(client, name)
-
-    assert first.status_code == 401
-    _assert_rate_limited(second)
-
-
-def _b64(text):
-    import base64
-
-    return base64.b64encode(text.encode()).decode()
 
 
 def test_register_is_limited_per_address(limited):
@@ -183,14 +86,6 @@ def test_password_change_is_limited_per_address(limited):
 
     assert [a.status_code for a in answers[:2]] == [401, 401]
     _assert_rate_limited(answers[2])
-
-
-def test_odd_usernames_make_valid_limit_keys(limited):
-    client = limited(RATELIMIT_LOGIN_PER_USERNAME="5/minute")
-
-    response = _login(client, "\ud800 \x00 " + "é" * 200)
-
-    assert response.status_code == 401
 
 
 @pytest.mark.parametrize(("hops", "separate"), [(0, False), (1, True)])

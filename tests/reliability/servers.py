@@ -32,6 +32,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def delete_rate_limit_keys(redis_url: str, prefix: str) -> None:
+    """Delete the rate-limit counters under `prefix` (never flush: Redis is shared)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        for key in client.scan_iter(match=f"LIMITS:LIMITER/{prefix}/*", count=500):
+            client.delete(key)
+    finally:
+        client.close()
+
+
 def migrate(url: str) -> None:
     """Bring the database at `url` to the latest migration, as a deploy would."""
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)

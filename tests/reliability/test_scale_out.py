@@ -43,7 +43,7 @@ def two_instances(backend, tmp_path_factory, redis_url, rate_limit_prefix):
             "RATELIMIT_STORAGE_URI": redis_url,
             "RATELIMIT_KEY_PREFIX": rate_limit_prefix,
             "RATELIMIT_LOGIN_PER_ADDRESS": "1000/minute",
-            "RATELIMIT_LOGIN_PER_USERNAME": "3/minute",
+            "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS": "3/minute",
             "RATELIMIT_REGISTER": "1000/hour",
         }
         servers = [Gunicorn(directory, **env), Gunicorn(directory, **env)]
