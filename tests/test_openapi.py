@@ -108,3 +108,19 @@ def test_docs_page_is_served_from_bundled_assets(client):
         with client.get(asset) as response:  # streamed files: close them
             assert response.status_code == 200
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_no_query_parameter_is_prefilled_with_an_example(document):
+    # Swagger UI's "Try it out" sends examples as values: an example price range
+    # would hide a newcomer's books.
+    prefilled = [
+        (path, parameter["name"])
+        for path, item in document["paths"].items()
+        for operation in item.values()
+        if isinstance(operation, dict)
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "query"
+        and {"example", "examples"} & {*parameter, *parameter.get("schema", {})}
+    ]
+
+    assert prefilled == []
