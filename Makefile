@@ -5,15 +5,22 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint format clean bench bench-smoke bench-metrics
+.PHONY: install dev-install run test lint format clean bench bench-smoke bench-metrics
 
+# `make run` installs what serving needs; `make test` adds the test and lint tools.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
+
+dev-install: $(VENV)/.dev-installed
 
 ## make run: migrate the default SQLite database (instance/) and serve on http://$(HOST):$(PORT)
 run: install
@@ -21,7 +28,7 @@ run: install
 	BOOKSTORE_ENV=development $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 ## make test: the whole suite (SQLite; PostgreSQL too when TEST_DATABASE_URL is set)
-test: install
+test: dev-install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make bench: Bookstore vs a bare-Flask ceiling vs the tutorial app, SQLite and
@@ -38,15 +45,15 @@ bench-smoke: $(VENV)/.bench-installed
 bench-metrics: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.metrics_overhead $(BENCH_ARGS)
 
-$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+$(VENV)/.bench-installed: $(VENV)/.dev-installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
-lint: install
+lint: dev-install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: install
+format: dev-install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 

@@ -6,7 +6,7 @@ import os
 import secrets
 
 import limits
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 ENVIRONMENTS = ("development", "testing", "production")
 
@@ -26,6 +26,9 @@ MIN_SECRET_BYTES = 32
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "RS256", "ES256"})
 OWASP_ARGON2_MEMORY_KIB, OWASP_ARGON2_TIME_COST = 19 * 1024, 2
+
+
+TRUTHY = frozenset({"1", "true", "yes", "on"})
 
 
 class ConfigError(RuntimeError):
@@ -58,7 +61,7 @@ def _bool(name: str, default: bool) -> bool:
     raw = _str(name)
     if raw is None:
         return default
-    if raw.lower() in {"1", "true", "yes", "on"}:
+    if raw.lower() in TRUTHY:
         return True
     if raw.lower() in {"0", "false", "no", "off"}:
         return False
@@ -222,19 +225,42 @@ REPLACED = ("DB_CONNECT_TIMEOUT", "DB_STATEMENT_TIMEOUT_MS", "DB_POOL_TIMEOUT")
 
 def for_env(env: str | None = None) -> Config:
     """Return the settings for `env` (default: $BOOKSTORE_ENV, else development)."""
-    load_dotenv(override=False)  # real environment variables win over .env
+    name = (env or os.environ.get("BOOKSTORE_ENV") or "development").strip().lower()
+    if name not in _CLASSES:
+        raise ConfigError(
+            f"BOOKSTORE_ENV must be one of {', '.join(ENVIRONMENTS)}, got {name!r}."
+        )
+    read_dotenv(name)
     for old in REPLACED:
         if os.environ.get(old, "").strip():
             raise ConfigError(
                 f"{old} is no longer read: DATABASE_STATEMENT_TIMEOUT (seconds) now "
                 "bounds connect, pool checkout and statements alike."
             )
-    name = (env or os.environ.get("BOOKSTORE_ENV") or "development").strip().lower()
-    if name not in _CLASSES:
-        raise ConfigError(
-            f"BOOKSTORE_ENV must be one of {', '.join(ENVIRONMENTS)}, got {name!r}."
-        )
     return _CLASSES[name]()
+
+
+def read_dotenv(env: str) -> None:
+    """Apply the one rule for `.env`: development reads it, nothing else does.
+
+    Real environment variables win over the file. FLASK_SKIP_DOTENV=1 (Flask's own
+    switch) turns the file off everywhere; the test suite sets it. In production the
+    `flask` command may already have read the file itself: refuse rather than run
+    on a mix of the file and the real environment.
+    """
+    path = find_dotenv(usecwd=True) if _dotenv_allowed() else ""
+    if env == "development" and path:
+        load_dotenv(path, override=False)
+    elif env == "production" and path and os.environ.get("FLASK_RUN_FROM_CLI"):
+        raise ConfigError(
+            f"the flask command has read {path}, but production takes its settings "
+            "from the real environment only: remove it or set FLASK_SKIP_DOTENV=1."
+        )
+
+
+def _dotenv_allowed() -> bool:
+    skip = os.environ.get("FLASK_SKIP_DOTENV", "")
+    return not skip or skip.lower() in {"0", "false", "no"}  # as Flask decides
 
 
 def check(settings) -> None:

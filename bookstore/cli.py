@@ -1,4 +1,5 @@
-"""Flask CLI commands: `flask create-admin`, `flask purge-sessions`."""
+"""Flask CLI commands: `flask create-admin`, `flask purge-sessions`, and the rest
+registered here (`import-legacy`, `demo`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from bookstore import legacy
+from bookstore import demo, legacy
 from bookstore.auth import services
 from bookstore.errors import APIError
 from bookstore.extensions import db
@@ -79,3 +80,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(purge_sessions)
     app.cli.add_command(legacy.import_legacy)
+    app.cli.add_command(demo.demo)

@@ -1,3 +1,7 @@
+import os
+import re
+from pathlib import Path
+
 import flask_migrate
 import pytest
 import sqlalchemy as sa
@@ -5,6 +9,30 @@ import sqlalchemy as sa
 from bookstore import create_app
 from bookstore.extensions import db
 from tests.databases import BACKENDS, fresh_database
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _hermetic_environment() -> None:
+    """No .env and no outside setting can change the suite's outcome.
+
+    Every variable the service reads is listed in .env.example; those, and any
+    BOOKSTORE_/GUNICORN_/FLASK_/PROMETHEUS_ variable, are removed before an app is
+    built, and FLASK_SKIP_DOTENV=1 keeps .env away from the suite and the processes
+    it starts.
+    Only TEST_* variables (the suite's own) come in from outside.
+    """
+    example = (ROOT / ".env.example").read_text()
+    names = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=", example, flags=re.MULTILINE))
+    for name in list(os.environ):
+        if name in names or name.startswith(
+            ("BOOKSTORE_", "GUNICORN_", "FLASK_", "PROMETHEUS_")
+        ):
+            del os.environ[name]
+    os.environ["FLASK_SKIP_DOTENV"] = "1"
+
+
+_hermetic_environment()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

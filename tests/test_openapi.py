@@ -153,3 +153,19 @@ def test_each_operation_declares_the_scope_a_personal_access_token_needs(app, do
     assert books["get"]["x-required-scopes"] == ["books:read"]
     assert books["post"]["x-required-scopes"] == ["books:write"]
     assert "403" in document["paths"]["/api/v1/auth/tokens"]["post"]["responses"]
+
+
+def test_no_query_parameter_is_prefilled_with_an_example(document):
+    # Swagger UI's "Try it out" sends examples as values: an example price range
+    # would hide a newcomer's books.
+    prefilled = [
+        (path, parameter["name"])
+        for path, item in document["paths"].items()
+        for operation in item.values()
+        if isinstance(operation, dict)
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "query"
+        and {"example", "examples"} & {*parameter, *parameter.get("schema", {})}
+    ]
+
+    assert prefilled == []

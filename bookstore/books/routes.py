@@ -8,7 +8,7 @@ from flask import Blueprint, Response, json, request, url_for
 from bookstore import pagination
 from bookstore.auth.guards import current_caller, token_required
 from bookstore.auth.scopes import BOOKS_READ, BOOKS_WRITE, scope
-from bookstore.books import idempotency, listing, services
+from bookstore.books import counts, idempotency, listing, services
 from bookstore.books.models import Book
 from bookstore.books.schemas import BookQuerySchema, BookSchema, dump_book, dump_books
 from bookstore.web import json_body
@@ -150,3 +150,16 @@ def delete_book(book_id):
 def purge_idempotency_keys():
     """Delete Idempotency-Key records older than 24 hours."""
     click.echo(f"Purged {idempotency.purge_expired()} expired idempotency keys.")
+
+
+@bp.cli.command("recount")
+@click.option("--check", is_flag=True, help="Report drift only; exit 1 if any.")
+def recount_books(check):
+    """Recompute the per-owner book counts, reporting any that had drifted."""
+    drift = counts.find_drift() if check else counts.recount()
+    for owner in drift:
+        click.echo(f"owner {owner.owner}: stored {owner.stored}, actual {owner.actual}")
+    verb = "found" if check else "repaired"
+    click.echo(f"{len(drift)} drifted book counts {verb}.")
+    if check and drift:
+        raise SystemExit(1)

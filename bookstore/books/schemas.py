@@ -134,12 +134,10 @@ class BookQuerySchema(PageArgsSchema):
             "% and _ are literal characters."
         }
     )
-    min_price = Price(
-        metadata={"type": "string", "example": "5.00", "description": "Inclusive."}
-    )
-    max_price = Price(
-        metadata={"type": "string", "example": "20.00", "description": "Inclusive."}
-    )
+    # No examples on query parameters: Swagger UI's "Try it out" would send them as
+    # filters, and a newcomer's books outside the example range would vanish.
+    min_price = Price(metadata={"type": "string", "description": "Inclusive."})
+    max_price = Price(metadata={"type": "string", "description": "Inclusive."})
     owner = fields.UUID(
         metadata={
             "description": "Admins only: list this user's books. Anyone else may "

@@ -100,3 +100,54 @@ def test_filtered_listings_count_their_matches(client, auth_headers):
     response = client.get(f"{BOOKS}?author=a", headers=auth_headers)
 
     assert response.json["total"] == 2
+
+
+def _corrupt(app, username: str, by: int) -> None:
+    with app.app_context():
+        owner = sa.select(User.id).where(User.username == username).scalar_subquery()
+        db.session.execute(
+            sa.update(BookCount)
+            .where(BookCount.owner_id == owner)
+            .values(books=BookCount.books + by)
+        )
+        db.session.commit()
+
+
+def test_recount_reports_and_repairs_a_corrupted_count(
+    app, runner, client, auth_headers, other_headers, user
+):
+    for _ in range(3):
+        client.post(BOOKS, json=book_body(), headers=auth_headers)
+    client.post(BOOKS, json=book_body(), headers=other_headers)
+    _corrupt(app, "alice", by=5)
+
+    checked = runner.invoke(args=["books", "recount", "--check"])
+    repaired = runner.invoke(args=["books", "recount"])
+    again = runner.invoke(args=["books", "recount", "--check"])
+
+    assert checked.exit_code == 1
+    assert f"owner {user['id']}: stored 8, actual 3" in checked.output
+    assert "1 drifted book counts found." in checked.output
+    assert repaired.exit_code == 0, repaired.output
+    assert "1 drifted book counts repaired." in repaired.output
+    assert again.exit_code == 0 and "0 drifted" in again.output
+    assert _counts(app) == {"alice": (3, 3), "mallory": (1, 1)}
+    assert client.get(BOOKS, headers=auth_headers).json["total"] == 3
+
+
+def test_recount_restores_a_missing_count_and_triggers_keep_it_after(
+    app, runner, client, auth_headers
+):
+    first = client.post(BOOKS, json=book_body(), headers=auth_headers).json["id"]
+    client.post(BOOKS, json=book_body(), headers=auth_headers)
+    with app.app_context():
+        db.session.execute(sa.delete(BookCount))
+        db.session.commit()
+
+    result = runner.invoke(args=["books", "recount"])
+    client.delete(f"{BOOKS}/{first}", headers=auth_headers)
+    client.post(BOOKS, json=book_body(), headers=auth_headers)
+
+    assert result.exit_code == 0, result.output
+    assert "stored 0, actual 2" in result.output
+    assert _counts(app)["alice"] == (2, 2)
