@@ -8,13 +8,13 @@ from pathlib import Path
 
 from gunicorn import util as gunicorn_util
 
-import config
 import serving
+from config import read_dotenv  # `config` itself is a gunicorn setting's name
 
 # The one rule for .env (config.read_dotenv): only development reads it. gunicorn
 # serves production unless BOOKSTORE_ENV says otherwise, so the GUNICORN_* lines of
 # a .env apply to `BOOKSTORE_ENV=development gunicorn wsgi:app` only.
-config.read_dotenv(os.environ.get("BOOKSTORE_ENV", "production").strip().lower())
+read_dotenv(os.environ.get("BOOKSTORE_ENV", "production").strip().lower())
 
 
 def _int(name: str, default: int) -> int:

@@ -104,10 +104,13 @@ def test_filtered_listings_count_their_matches(client, auth_headers):
 
 def _corrupt(app, username: str, by: int) -> None:
     with app.app_context():
-        owner = sa.select(User.id).where(User.username == username).scalar_subquery()
+        owner = db.session.scalar(sa.select(User.id).where(User.username == username))
+        slot = db.session.scalar(  # one slot: PostgreSQL spreads a count over several
+            sa.select(sa.func.min(BookCount.slot)).where(BookCount.owner_id == owner)
+        )
         db.session.execute(
             sa.update(BookCount)
-            .where(BookCount.owner_id == owner)
+            .where(BookCount.owner_id == owner, BookCount.slot == slot)
             .values(books=BookCount.books + by)
         )
         db.session.commit()
