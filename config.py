@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -64,6 +65,26 @@ def _bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}.")
 
 
+def _public_url(name: str) -> str:
+    """An http(s) base URL without query or fragment, no trailing slash; "" if unset."""
+    raw = _str(name)
+    if raw is None:
+        return ""
+    parts = urlsplit(raw)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(
+            f"{name} must be an http(s) URL such as https://books.example.com "
+            f"(no credentials, query or fragment), got {raw!r}."
+        )
+    return raw.rstrip("/")
+
+
 def _list(name: str) -> list[str]:
     return [item.strip() for item in (_str(name) or "").split(",") if item.strip()]
 
@@ -121,6 +142,8 @@ class Config:
         self.REDIS_URL = _str("REDIS_URL")
         self.CORS_ORIGINS = _list("CORS_ORIGINS")
         self.TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 0)
+        # Base of absolute links (Link headers); unset: relative references.
+        self.PUBLIC_URL = _public_url("PUBLIC_URL")
         self.LOG_LEVEL = (_str("LOG_LEVEL", "INFO") or "INFO").upper()
 
 

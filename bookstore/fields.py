@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from marshmallow import fields
+import re
+
+from marshmallow import ValidationError, fields
 
 from bookstore.clock import isoformat
+
+# int() also takes "１" (any Unicode digit), "1_000", " 7 " and "+7": a query
+# parameter is a number only when it is plain ASCII digits. 18 digits fit any
+# 64-bit column, so int() never sees a long string either.
+_ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 class UTCDateTime(fields.Field):
@@ -12,3 +19,12 @@ class UTCDateTime(fields.Field):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else isoformat(value)
+
+
+class ASCIIInteger(fields.Integer):
+    """A non-negative integer written in ASCII digits only (query parameters)."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> int:
+        if not isinstance(value, str) or not _ASCII_DIGITS.fullmatch(value):
+            raise ValidationError("Must be a whole number in ASCII digits (0-9).")
+        return super()._deserialize(value, attr, data, **kwargs)

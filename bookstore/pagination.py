@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
 from flask import Response, current_app, request
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, validate
 
 from bookstore.errors import InvalidQuery
 from bookstore.extensions import db
+from bookstore.fields import ASCIIInteger
 from bookstore.memo import remember
 
 MAX_PAGE = 10_000_000  # bounds OFFSET long before it could overflow anything
@@ -23,8 +24,8 @@ DEFAULT_PER_PAGE = 20
 class PageArgsSchema(Schema):
     """`page` and `per_page`; feature schemas subclass it with their own filters."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_PAGE))
-    per_page = fields.Integer(
+    page = ASCIIInteger(load_default=1, validate=validate.Range(1, MAX_PAGE))
+    per_page = ASCIIInteger(
         load_default=DEFAULT_PER_PAGE, validate=validate.Range(1, MAX_PER_PAGE)
     )
 
@@ -118,6 +119,8 @@ def respond(page: Page, dump: Callable[[list], list]) -> Response:
     body = current_app.json.dumps(page.envelope(dump))
     response = Response(body, mimetype="application/json")
     response.headers["X-Total-Count"] = str(page.total)
+    # Per user, and stale the moment a book changes: revalidate, never share.
+    response.headers["Cache-Control"] = "private, no-cache"
     links = _links(page)
     if links:
         response.headers["Link"] = ", ".join(links)
@@ -135,7 +138,7 @@ def _links(page: Page) -> list[str]:
     args = urlencode(
         [(k, v) for k, v in request.args.items() if k not in ("page", "per_page")]
     )
-    base = _base_url()
+    base = link_base()
     prefix = f"{base}?{args}&" if args else f"{base}?"
     return [
         f'<{prefix}page={targets[rel]}&per_page={page.per_page}>; rel="{rel}"'
@@ -144,26 +147,11 @@ def _links(page: Page) -> list[str]:
     ]
 
 
-# The environ values request.base_url is built from -> the URL. Werkzeug rebuilds
-# and IRI-decodes it on every request (a thirtieth of a listing's CPU); a service
-# is reached under a handful of names. Bounded: the Host header is the client's.
-_BASE_URLS: dict[tuple, str] = {}
-BASE_URL_CACHE_SIZE = 256
-_URL_ENVIRON = (
-    "wsgi.url_scheme",
-    "HTTP_HOST",
-    "SERVER_NAME",
-    "SERVER_PORT",
-    "SCRIPT_NAME",
-    "PATH_INFO",
-)
+def link_base() -> str:
+    """Where a list's links point: `PUBLIC_URL` plus the path, else the path alone.
 
-
-def _base_url() -> str:
-    environ = request.environ
-    key = tuple(environ.get(name) for name in _URL_ENVIRON)
-    url = _BASE_URLS.get(key)
-    if url is None:
-        # request.base_url is also where an untrusted Host is refused.
-        url = remember(_BASE_URLS, key, request.base_url, BASE_URL_CACHE_SIZE)
-    return url
+    Never built from the request's Host header, which the client chooses: a
+    relative reference resolves against whatever URL the client really used.
+    """
+    path = quote(request.script_root + request.path)
+    return current_app.config["PUBLIC_URL"] + path
