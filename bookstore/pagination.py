@@ -85,6 +85,52 @@ class Page:
             "pages": self.pages,
         }
 
+    def link_targets(self) -> dict[str, str]:
+        """rel -> the paging arguments of that link, encoded."""
+        last = max(self.pages, 1)
+        targets = {"first": 1, "last": last}
+        if self.page > 1:
+            targets["prev"] = min(self.page - 1, last)
+        if self.page < self.pages:
+            targets["next"] = self.page + 1
+        return {
+            rel: f"page={targets[rel]}&per_page={self.per_page}"
+            for rel in ("first", "prev", "next", "last")
+            if rel in targets
+        }
+
+
+@dataclass
+class CursorPage:
+    """A page reached by cursor: no page numbers, the cursor of the next one."""
+
+    items: list
+    per_page: int
+    total: int
+    next_cursor: str | None
+
+    def envelope(self, dump: Callable[[list], list]) -> dict:
+        return {
+            "items": dump(self.items),
+            "per_page": self.per_page,
+            "total": self.total,
+            "next_cursor": self.next_cursor,
+        }
+
+    def link_targets(self) -> dict[str, str]:
+        if self.next_cursor is None:
+            return {}
+        cursor = quote(self.next_cursor, safe="")
+        return {"next": f"cursor={cursor}&per_page={self.per_page}"}
+
+
+def count(statement: sa.Select) -> int:
+    """How many rows `statement` selects (a count(*) over its FROM and WHERE)."""
+    counting = statement.order_by(None).with_only_columns(
+        sa.func.count(), maintain_column_froms=True
+    )
+    return db.session.scalar(counting)
+
 
 def paginate(
     statement: sa.Select,
@@ -101,10 +147,7 @@ def paginate(
     first column's values (ORM objects), or whole rows when `rows` is true.
     """
     if total is None:
-        count = statement.order_by(None).with_only_columns(
-            sa.func.count(), maintain_column_froms=True
-        )
-        total = db.session.scalar(count)
+        total = count(statement)
     items = []
     if (page - 1) * per_page < total:  # past the end: an empty page, no query
         result = db.session.execute(
@@ -114,7 +157,7 @@ def paginate(
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 
-def respond(page: Page, dump: Callable[[list], list]) -> Response:
+def respond(page: Page | CursorPage, dump: Callable[[list], list]) -> Response:
     """The JSON envelope plus RFC 8288 Link and X-Total-Count headers."""
     body = current_app.json.dumps(page.envelope(dump))
     response = Response(body, mimetype="application/json")
@@ -127,24 +170,19 @@ def respond(page: Page, dump: Callable[[list], list]) -> Response:
     return response
 
 
-def _links(page: Page) -> list[str]:
-    last = max(page.pages, 1)
-    targets = {"first": 1, "last": last}
-    if page.page > 1:
-        targets["prev"] = min(page.page - 1, last)
-    if page.page < page.pages:
-        targets["next"] = page.page + 1
+# Paging arguments: each link sets its own; every other argument is repeated.
+_PAGING = ("page", "per_page", "cursor")
+
+
+def _links(page: Page | CursorPage) -> list[str]:
+    targets = page.link_targets()
+    if not targets:
+        return []
     # The other arguments (filters, sort) are the same in every link: encode once.
-    args = urlencode(
-        [(k, v) for k, v in request.args.items() if k not in ("page", "per_page")]
-    )
+    args = urlencode([(k, v) for k, v in request.args.items() if k not in _PAGING])
     base = link_base()
     prefix = f"{base}?{args}&" if args else f"{base}?"
-    return [
-        f'<{prefix}page={targets[rel]}&per_page={page.per_page}>; rel="{rel}"'
-        for rel in ("first", "prev", "next", "last")
-        if rel in targets
-    ]
+    return [f'<{prefix}{paging}>; rel="{rel}"' for rel, paging in targets.items()]
 
 
 def link_base() -> str:

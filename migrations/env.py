@@ -6,6 +6,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from bookstore.books.search import include_object
+
 config = context.config
 # Keep the app's loggers alive: fileConfig would otherwise disable them.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -41,6 +43,8 @@ def run_migrations_online():
 
     conf_args = current_app.extensions["migrate"].configure_args
     conf_args.setdefault("process_revision_directives", process_revision_directives)
+    # The search indexes (trigram GIN, FTS5) are DDL outside the models' metadata.
+    conf_args.setdefault("include_object", include_object)
 
     with target_db.engine.connect() as connection:
         context.configure(

@@ -11,18 +11,14 @@ import sqlalchemy as sa
 from bookstore import pagination
 from bookstore.auth.models import User
 from bookstore.auth.services import Caller
-from bookstore.books.models import Book, BookCount, fold
+from bookstore.books import cursors, queries
+from bookstore.books.models import Book, BookCount
 from bookstore.errors import Forbidden
 from bookstore.extensions import db
 from bookstore.sqltext import RFC3339, UUIDText
 from bookstore.statements import prebuilt
 
 _BOOKS = Book.__table__
-
-
-def _escape_like(text: str) -> str:
-    """Make %, _ and the escape character itself literal in a LIKE pattern."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _listed_owner(viewer: Caller, owner: uuid.UUID | None) -> tuple[int | None, str]:
@@ -59,22 +55,6 @@ LISTED_COLUMNS = (
     RFC3339(_BOOKS.c.created_at).label("created_at"),
     RFC3339(_BOOKS.c.updated_at).label("updated_at"),
 )
-SORT_COLUMNS = {
-    "title": _BOOKS.c.title_key,  # case-insensitive, the same on every database
-    "author": _BOOKS.c.author_key,
-    "price": _BOOKS.c.price_cents,
-    "created_at": _BOOKS.c.created_at,
-}
-SORTS = tuple(f"{prefix}{name}" for name in SORT_COLUMNS for prefix in ("", "-"))
-
-
-def _order(sort: str) -> tuple:
-    column = SORT_COLUMNS[sort.removeprefix("-")]
-    if sort.startswith("-"):  # the id tiebreak runs in the same direction
-        return column.desc(), _BOOKS.c.id.desc()
-    return column.asc(), _BOOKS.c.id.asc()
-
-
 _COUNTS = BookCount.__table__
 # An owner's total: the sum of their counter slots (0 for no row).
 _SHELF_TOTAL = sa.select(sa.func.coalesce(sa.func.sum(_COUNTS.c.books), 0)).where(
@@ -89,11 +69,44 @@ _UNFILTERED_PAGE = {
     sort: prebuilt(
         sa.select(*LISTED_COLUMNS, _SHELF_TOTAL.scalar_subquery().label("shelf_total"))
         .where(_BOOKS.c.owner_id == sa.bindparam("owner_id"))
-        .order_by(*_order(sort))
+        .order_by(*queries.order(sort))
         .limit(sa.bindparam("limit"))
         .offset(sa.bindparam("offset"))
     )
-    for sort in SORTS
+    for sort in queries.SORTS
+}
+
+
+# The unfiltered listing in cursor mode, per sort, from the start or after a
+# position: the same page-and-total statement, seeking on the sort's index
+# instead of skipping OFFSET rows, with the last row's position columns.
+def _position_columns(sort: str) -> tuple:
+    return queries.sort_column(sort).label("sort_value"), _BOOKS.c.id.label("row_id")
+
+
+def _after(sort: str) -> sa.ColumnElement[bool]:
+    value_type = queries.sort_column(sort).type
+    return queries.after(
+        sort,
+        sa.bindparam("after_value", type_=value_type),
+        sa.bindparam("after_id", type_=sa.Integer()),
+    )
+
+
+_UNFILTERED_CURSOR_PAGE = {
+    (sort, started): prebuilt(
+        sa.select(
+            *LISTED_COLUMNS,
+            _SHELF_TOTAL.scalar_subquery().label("shelf_total"),
+            *_position_columns(sort),
+        )
+        .where(_BOOKS.c.owner_id == sa.bindparam("owner_id"))
+        .where(*((_after(sort),) if started else ()))
+        .order_by(*queries.order(sort))
+        .limit(sa.bindparam("limit"))
+    )
+    for sort in queries.SORTS
+    for started in (False, True)
 }
 
 
@@ -104,46 +117,90 @@ def list_books(
     per_page: int = pagination.DEFAULT_PER_PAGE,
     sort: str = "-created_at",
     owner: uuid.UUID | None = None,
+    cursor: str | None = None,
     author: str | None = None,
     publisher: str | None = None,
     q: str | None = None,
     min_price: Decimal | None = None,
     max_price: Decimal | None = None,
 ) -> Shelf:
-    """One page of the listing, sorted, with its total.
+    """One page of the listing, sorted, with its total; by page number, or after
+    `cursor` when one is given ("" starts).
 
-    Raises Forbidden when a non-admin asks for another user's books.
+    Raises Forbidden when a non-admin asks for another user's books, and
+    InvalidQuery for a cursor that is not one of this listing's.
     """
     owner_id, owner_public_id = _listed_owner(viewer, owner)
-    filters = []
-    if author is not None:
-        filters.append(_BOOKS.c.author_key == fold(author))
-    if publisher is not None:
-        filters.append(_BOOKS.c.publisher_key == fold(publisher))
-    if q is not None:
-        pattern = f"%{_escape_like(fold(q))}%"
-        filters.append(
-            sa.or_(
-                _BOOKS.c.title_key.like(pattern, escape="\\"),
-                _BOOKS.c.author_key.like(pattern, escape="\\"),
-            )
-        )
-    if min_price is not None:
-        filters.append(_BOOKS.c.price_cents >= int(min_price.scaleb(2)))
-    if max_price is not None:
-        filters.append(_BOOKS.c.price_cents <= int(max_price.scaleb(2)))
-    if owner_id is None:  # an admin named a user who does not exist
+    chosen = {
+        "author": author,
+        "publisher": publisher,
+        "q": q,
+        "min_price": min_price,
+        "max_price": max_price,
+    }
+    filters = queries.filters(db.session.get_bind().dialect.name, **chosen)
+    if cursor is not None:
+        scope = {
+            "viewer": str(viewer.public_id),
+            "owner": owner_public_id,
+            "sort": sort,
+            **{name: str(value) for name, value in chosen.items() if value is not None},
+        }
+        result = _cursor_page(owner_id, sort, per_page, filters, cursor, scope)
+    elif owner_id is None:  # an admin named a user who does not exist
         result = pagination.Page(items=[], page=page, per_page=per_page, total=0)
     elif filters:
         statement = (
             sa.select(*LISTED_COLUMNS)
             .where(_BOOKS.c.owner_id == owner_id, *filters)
-            .order_by(*_order(sort))
+            .order_by(*queries.order(sort))
         )
         result = pagination.paginate(statement, page=page, per_page=per_page, rows=True)
     else:
         result = _unfiltered_page(owner_id, sort, page, per_page)
     return Shelf(result, owner_public_id)
+
+
+def _cursor_page(
+    owner_id: int | None,
+    sort: str,
+    per_page: int,
+    filters: list,
+    cursor: str,
+    scope: dict,
+) -> pagination.CursorPage:
+    """The page after `cursor`'s position; one row more than shown tells whether
+    there is a next page."""
+    position = None
+    if cursor:
+        position = cursors.open_(cursor, scope, timestamp=sort.endswith("created_at"))
+    values = {"owner_id": owner_id, "limit": per_page + 1}
+    if position is not None:
+        values.update(after_value=position.value, after_id=position.row_id)
+    if owner_id is None:  # an admin named a user who does not exist
+        rows, total = [], 0
+    elif filters:
+        statement = (
+            sa.select(*LISTED_COLUMNS, *_position_columns(sort))
+            .where(_BOOKS.c.owner_id == owner_id, *filters)
+            .order_by(*queries.order(sort))
+        )
+        total = pagination.count(statement)
+        if position is not None:
+            statement = statement.where(_after(sort))
+        rows = db.session.execute(statement.limit(sa.bindparam("limit")), values).all()
+    else:
+        statement = _UNFILTERED_CURSOR_PAGE[sort, position is not None]
+        rows = db.session.connection().execute(statement, values).all()
+        total = _shelf_total(owner_id, rows)
+    next_cursor = None
+    if len(rows) > per_page:
+        rows = rows[:per_page]
+        last = rows[-1]
+        next_cursor = cursors.seal(
+            cursors.Position(last.sort_value, last.row_id), scope
+        )
+    return pagination.CursorPage(rows, per_page, total, next_cursor)
 
 
 def _unfiltered_page(owner_id: int, sort: str, page: int, per_page: int):
@@ -155,10 +212,14 @@ def _unfiltered_page(owner_id: int, sort: str, page: int, per_page: int):
         )
         .all()
     )
+    total = _shelf_total(owner_id, rows)
+    return pagination.Page(items=rows, page=page, per_page=per_page, total=total)
+
+
+def _shelf_total(owner_id: int, rows: list) -> int:
     # Past the end (or an empty shelf) no row carries the total: ask for it alone.
     if rows:
         total = rows[0].shelf_total
     else:
         total = db.session.scalar(_SHELF_TOTAL, {"owner_id": owner_id})
-    total = int(total)  # the sum is NUMERIC on PostgreSQL
-    return pagination.Page(items=rows, page=page, per_page=per_page, total=total)
+    return int(total)  # the sum is NUMERIC on PostgreSQL
