@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint format clean bench bench-smoke
+.PHONY: install run test lint format clean bench bench-smoke bench-scale
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ bench: $(VENV)/.bench-installed
 ## make bench-smoke: the same harness in a few seconds, SQLite only (CI runs it)
 bench-smoke: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.run --smoke $(BENCH_ARGS)
+
+## make bench-scale: one user's page 1 and cursor page at 100 books, then with
+## 1,000,000 books across 10,000 users on PostgreSQL (a few minutes; not in CI).
+## BENCH_PG_URL names the server (a throwaway database is made next to it).
+bench-scale: install
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)
 
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

@@ -150,15 +150,28 @@ def list_books(
     elif owner_id is None:  # an admin named a user who does not exist
         result = pagination.Page(items=[], page=page, per_page=per_page, total=0)
     elif filters:
-        statement = (
-            sa.select(*LISTED_COLUMNS)
-            .where(_BOOKS.c.owner_id == owner_id, *filters)
-            .order_by(*queries.order(sort))
-        )
-        result = pagination.paginate(statement, page=page, per_page=per_page, rows=True)
+        statement = _filtered(owner_id, sort, filters)
+        offset = (page - 1) * per_page
+        rows = db.session.execute(statement.limit(per_page).offset(offset)).all()
+        # Past the end no row carries the total: count alone.
+        total = rows[0].match_total if rows else pagination.count(statement)
+        result = pagination.Page(items=rows, page=page, per_page=per_page, total=total)
     else:
         result = _unfiltered_page(owner_id, sort, page, per_page)
     return Shelf(result, owner_public_id)
+
+
+def _filtered(owner_id: int, sort: str, filters: list, *columns) -> sa.Select:
+    """A filtered listing's rows, each with the number of matches: the page and
+    its total in one statement (and, on SQLite, one search of the FTS index)."""
+    where = (_BOOKS.c.owner_id == owner_id, *filters)
+    total = sa.select(sa.func.count()).select_from(_BOOKS).where(*where)
+    return (
+        sa.select(*LISTED_COLUMNS, total.scalar_subquery().label("match_total"))
+        .add_columns(*columns)
+        .where(*where)
+        .order_by(*queries.order(sort))
+    )
 
 
 def _cursor_page(
@@ -180,15 +193,10 @@ def _cursor_page(
     if owner_id is None:  # an admin named a user who does not exist
         rows, total = [], 0
     elif filters:
-        statement = (
-            sa.select(*LISTED_COLUMNS, *_position_columns(sort))
-            .where(_BOOKS.c.owner_id == owner_id, *filters)
-            .order_by(*queries.order(sort))
-        )
-        total = pagination.count(statement)
-        if position is not None:
-            statement = statement.where(_after(sort))
-        rows = db.session.execute(statement.limit(sa.bindparam("limit")), values).all()
+        statement = _filtered(owner_id, sort, filters, *_position_columns(sort))
+        page_rows = statement.where(_after(sort)) if position is not None else statement
+        rows = db.session.execute(page_rows.limit(sa.bindparam("limit")), values).all()
+        total = rows[0].match_total if rows else pagination.count(statement)
     else:
         statement = _UNFILTERED_CURSOR_PAGE[sort, position is not None]
         rows = db.session.connection().execute(statement, values).all()

@@ -64,12 +64,16 @@ def search(q: str, dialect: str) -> sa.ColumnElement[bool]:
     needle = fold(q)
     if dialect == "sqlite" and len(needle) >= MIN_INDEXED_SEARCH:
         phrase = '"' + needle.replace('"', '""') + '"'  # FTS5 string: quotes doubled
-        matches = (
+        # A CTE, materialized: a listing's page and its total both read the
+        # hits, and the index is then searched once per request, not twice.
+        hits = (
             sa.select(sa.column("rowid"))
             .select_from(sa.table(SEARCH_TABLE))
             .where(sa.text(f"{SEARCH_TABLE} MATCH :phrase").bindparams(phrase=phrase))
+            .cte("search_hits")
+            .prefix_with("MATERIALIZED")
         )
-        return _BOOKS.c.id.in_(matches)
+        return _BOOKS.c.id.in_(sa.select(hits.c.rowid))
     pattern = f"%{_escape_like(needle)}%"
     return sa.or_(
         _BOOKS.c.title_key.like(pattern, escape="\\"),
