@@ -77,10 +77,8 @@ _UNFILTERED_PAGE = {
 }
 
 
-# The unfiltered listing in cursor mode, per sort, from the start or after a
-# position: the same page-and-total statement, seeking on the sort's index
-# instead of skipping OFFSET rows, with the last row's position columns.
 def _position_columns(sort: str) -> tuple:
+    """The columns a cursor is made of: the row's sort value and id."""
     return queries.sort_column(sort).label("sort_value"), _BOOKS.c.id.label("row_id")
 
 
@@ -93,6 +91,9 @@ def _after(sort: str) -> sa.ColumnElement[bool]:
     )
 
 
+# The unfiltered listing in cursor mode, per sort, from the start or after a
+# position: the same page-and-total statement, seeking on the sort's index
+# instead of skipping OFFSET rows, with the last row's position columns.
 _UNFILTERED_CURSOR_PAGE = {
     (sort, started): prebuilt(
         sa.select(
