@@ -56,6 +56,9 @@ def _copy_books(app, owners: list[int], per_owner: int, start: datetime) -> None
         raw = db.engine.raw_connection()
         try:
             with raw.cursor() as cursor:
+                cursor.execute(
+                    "SET statement_timeout = 0"
+                )  # a bulk load, not a request
                 copy_sql = f"COPY books ({BOOK_COLUMNS}) FROM STDIN"
                 with cursor.copy(copy_sql) as copy:
                     tick = 0
@@ -123,6 +126,7 @@ def _vacuum(app) -> None:
     with app.app_context():
         with db.engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.execute(sa.text("SET statement_timeout = 0"))
             connection.execute(sa.text("VACUUM ANALYZE"))
 
 

@@ -43,7 +43,11 @@ def parse_args(schema: Schema) -> dict:
     key = (schema, request.query_string)  # keyed by identity; the key keeps it alive
     loaded = _LOADED.get(key)
     if loaded is None:
-        loaded = remember(_LOADED, key, _load_args(schema), LOADED_CACHE_SIZE)
+        loaded = _load_args(schema)
+        # A cursor makes every query string of a walk unique: kept, they would
+        # only push the repeated ones (page 1, the default sort) out.
+        if not loaded.get("cursor"):
+            remember(_LOADED, key, loaded, LOADED_CACHE_SIZE)
     return dict(loaded)  # values are immutable (ints, strings, UUIDs, Decimals)
 
 
