@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install dev-install run test lint format clean bench bench-smoke bench-metrics
+.PHONY: install dev-install run test lint format clean bench bench-smoke bench-metrics bench-scale
 
 # `make run` installs what serving needs; `make test` adds the test and lint tools.
 $(VENV)/.installed: pyproject.toml
@@ -44,6 +44,12 @@ bench-smoke: $(VENV)/.bench-installed
 ## make bench-metrics: the authenticated list with METRICS_ENABLED off vs on (~2 min)
 bench-metrics: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.metrics_overhead $(BENCH_ARGS)
+
+## make bench-scale: one user's page 1 and cursor page at 100 books, then with
+## 1,000,000 books across 10,000 users on PostgreSQL (a few minutes; not in CI).
+## BENCH_PG_URL names the server (a throwaway database is made next to it).
+bench-scale: install
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)
 
 $(VENV)/.bench-installed: $(VENV)/.dev-installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

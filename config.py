@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from urllib.parse import urlsplit
 
 import limits
 from dotenv import find_dotenv, load_dotenv
@@ -80,6 +81,26 @@ def _rates(name: str, default: str) -> str:
             f"{name} must be rates such as '5/15 minutes;20/day', got {raw!r}."
         )
     return raw
+
+
+def _public_url(name: str) -> str:
+    """An http(s) base URL without query or fragment, no trailing slash; "" if unset."""
+    raw = _str(name)
+    if raw is None:
+        return ""
+    parts = urlsplit(raw)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(
+            f"{name} must be an http(s) URL such as https://books.example.com "
+            f"(no credentials, query or fragment), got {raw!r}."
+        )
+    return raw.rstrip("/")
 
 
 def _list(name: str) -> list[str]:
@@ -173,6 +194,8 @@ class Config:
         self.MAX_BOOKS_PER_USER = _int("MAX_BOOKS_PER_USER", 100_000, minimum=1)
         self.CORS_ORIGINS = _list("CORS_ORIGINS")
         self.TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 0)
+        # Base of absolute links (Link headers); unset: relative references.
+        self.PUBLIC_URL = _public_url("PUBLIC_URL")
         self.LOG_LEVEL = (_str("LOG_LEVEL", "INFO") or "INFO").upper()
         # Seconds gunicorn keeps serving after SIGTERM while /readyz answers 503.
         self.SHUTDOWN_DRAIN_SECONDS = _int("SHUTDOWN_DRAIN_SECONDS", 0, maximum=300)

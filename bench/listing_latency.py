@@ -47,8 +47,14 @@ QUERIES = [
     "author=author%20417",
     "publisher=PUBLISHER%207",
     "q=volume%2012",
+    "q=author%2041",
+    "q=zz",  # shorter than a trigram: the scan
     "min_price=10&max_price=20&sort=price",
+    "page=5000",  # OFFSET: what cursor mode is for
 ]
+# Cursor mode: page 1 (an empty cursor) and the page DEEP_PAGE pages in.
+DEEP_QUERIES = ["", "sort=title", "sort=-author", "sort=price", "max_price=500"]
+DEEP_PAGE = 5000
 
 
 @contextlib.contextmanager
@@ -135,6 +141,39 @@ def _seed(app, username: str, start: int, stop: int) -> None:
             connection.execute(sa.text(statement))
 
 
+def _deep_cursor(app, query: str, pages: int) -> str:
+    """The cursor of page `pages + 1` of `query`, walked through the service."""
+    from bookstore.auth.models import User
+    from bookstore.books import listing
+    from bookstore.books.schemas import BookQuerySchema
+    from bookstore.extensions import db
+
+    args = BookQuerySchema().load(dict(parse_qsl(query)))
+    cursor = ""
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == "bench-owner"))
+        for _ in range(pages):
+            shelf = listing.list_books(user, **{**args, "cursor": cursor})
+            cursor = shelf.page.next_cursor
+            if cursor is None:
+                break
+        db.session.remove()
+    return cursor or ""
+
+
+def _cursor_rows(client, headers, size: int, requests: int) -> list[dict]:
+    pages = min(DEEP_PAGE, size // 20) - 1
+    rows = []
+    for query in DEEP_QUERIES:
+        prefix = f"{query}&" if query else ""
+        deep = _deep_cursor(client.application, query, pages)
+        for label, cursor in (("cursor p1", ""), (f"cursor p{pages + 1}", deep)):
+            row = _time(client, headers, f"{prefix}cursor={cursor}", requests)
+            row["query"] = f"{label} {query or '(default)'}"
+            rows.append(row)
+    return rows
+
+
 def _time(client, headers: dict, query: str, requests: int) -> dict:
     path = f"/api/v1/books?{query}" if query else "/api/v1/books"
     for _ in range(5):  # warm-up: caches, prepared plans, pool
@@ -205,6 +244,8 @@ def measure(
             seeded = size
             for query in QUERIES:
                 row = _time(client, headers, query, requests)
+                rows.append({"backend": backend, "books": size, **row})
+            for row in _cursor_rows(client, headers, size, requests):
                 rows.append({"backend": backend, "books": size, **row})
         with app.app_context():
             db.engine.dispose()

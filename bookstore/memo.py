@@ -1,4 +1,4 @@
-"""The one bounding rule of the per-worker memos (tokens, query arguments, URLs)."""
+"""The one bounding rule of the per-worker memos (tokens, query arguments)."""
 
 from __future__ import annotations
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
 from flask import Response, current_app, request
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, validate
 
 from bookstore.errors import InvalidQuery
 from bookstore.extensions import db
+from bookstore.fields import ASCIIInteger
 from bookstore.memo import remember
 
 MAX_PAGE = 10_000_000  # bounds OFFSET long before it could overflow anything
@@ -23,8 +24,8 @@ DEFAULT_PER_PAGE = 20
 class PageArgsSchema(Schema):
     """`page` and `per_page`; feature schemas subclass it with their own filters."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_PAGE))
-    per_page = fields.Integer(
+    page = ASCIIInteger(load_default=1, validate=validate.Range(1, MAX_PAGE))
+    per_page = ASCIIInteger(
         load_default=DEFAULT_PER_PAGE, validate=validate.Range(1, MAX_PER_PAGE)
     )
 
@@ -42,7 +43,11 @@ def parse_args(schema: Schema) -> dict:
     key = (schema, request.query_string)  # keyed by identity; the key keeps it alive
     loaded = _LOADED.get(key)
     if loaded is None:
-        loaded = remember(_LOADED, key, _load_args(schema), LOADED_CACHE_SIZE)
+        loaded = _load_args(schema)
+        # A cursor makes every query string of a walk unique: kept, they would
+        # only push the repeated ones (page 1, the default sort) out.
+        if not loaded.get("cursor"):
+            remember(_LOADED, key, loaded, LOADED_CACHE_SIZE)
     return dict(loaded)  # values are immutable (ints, strings, UUIDs, Decimals)
 
 
@@ -84,6 +89,52 @@ class Page:
             "pages": self.pages,
         }
 
+    def link_targets(self) -> dict[str, str]:
+        """rel -> the paging arguments of that link, encoded."""
+        last = max(self.pages, 1)
+        targets = {"first": 1, "last": last}
+        if self.page > 1:
+            targets["prev"] = min(self.page - 1, last)
+        if self.page < self.pages:
+            targets["next"] = self.page + 1
+        return {
+            rel: f"page={targets[rel]}&per_page={self.per_page}"
+            for rel in ("first", "prev", "next", "last")
+            if rel in targets
+        }
+
+
+@dataclass
+class CursorPage:
+    """A page reached by cursor: no page numbers, the cursor of the next one."""
+
+    items: list
+    per_page: int
+    total: int
+    next_cursor: str | None
+
+    def envelope(self, dump: Callable[[list], list]) -> dict:
+        return {
+            "items": dump(self.items),
+            "per_page": self.per_page,
+            "total": self.total,
+            "next_cursor": self.next_cursor,
+        }
+
+    def link_targets(self) -> dict[str, str]:
+        if self.next_cursor is None:
+            return {}
+        cursor = quote(self.next_cursor, safe="")
+        return {"next": f"cursor={cursor}&per_page={self.per_page}"}
+
+
+def count(statement: sa.Select) -> int:
+    """How many rows `statement` selects (a count(*) over its FROM and WHERE)."""
+    counting = statement.order_by(None).with_only_columns(
+        sa.func.count(), maintain_column_froms=True
+    )
+    return db.session.scalar(counting)
+
 
 def paginate(
     statement: sa.Select,
@@ -100,10 +151,7 @@ def paginate(
     first column's values (ORM objects), or whole rows when `rows` is true.
     """
     if total is None:
-        count = statement.order_by(None).with_only_columns(
-            sa.func.count(), maintain_column_froms=True
-        )
-        total = db.session.scalar(count)
+        total = count(statement)
     items = []
     if (page - 1) * per_page < total:  # past the end: an empty page, no query
         result = db.session.execute(
@@ -113,57 +161,39 @@ def paginate(
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 
-def respond(page: Page, dump: Callable[[list], list]) -> Response:
+def respond(page: Page | CursorPage, dump: Callable[[list], list]) -> Response:
     """The JSON envelope plus RFC 8288 Link and X-Total-Count headers."""
     body = current_app.json.dumps(page.envelope(dump))
     response = Response(body, mimetype="application/json")
     response.headers["X-Total-Count"] = str(page.total)
+    # Per user, and stale the moment a book changes: revalidate, never share.
+    response.headers["Cache-Control"] = "private, no-cache"
     links = _links(page)
     if links:
         response.headers["Link"] = ", ".join(links)
     return response
 
 
-def _links(page: Page) -> list[str]:
-    last = max(page.pages, 1)
-    targets = {"first": 1, "last": last}
-    if page.page > 1:
-        targets["prev"] = min(page.page - 1, last)
-    if page.page < page.pages:
-        targets["next"] = page.page + 1
+# Paging arguments: each link sets its own; every other argument is repeated.
+_PAGING = ("page", "per_page", "cursor")
+
+
+def _links(page: Page | CursorPage) -> list[str]:
+    targets = page.link_targets()
+    if not targets:
+        return []
     # The other arguments (filters, sort) are the same in every link: encode once.
-    args = urlencode(
-        [(k, v) for k, v in request.args.items() if k not in ("page", "per_page")]
-    )
-    base = _base_url()
+    args = urlencode([(k, v) for k, v in request.args.items() if k not in _PAGING])
+    base = link_base()
     prefix = f"{base}?{args}&" if args else f"{base}?"
-    return [
-        f'<{prefix}page={targets[rel]}&per_page={page.per_page}>; rel="{rel}"'
-        for rel in ("first", "prev", "next", "last")
-        if rel in targets
-    ]
+    return [f'<{prefix}{paging}>; rel="{rel}"' for rel, paging in targets.items()]
 
 
-# The environ values request.base_url is built from -> the URL. Werkzeug rebuilds
-# and IRI-decodes it on every request (a thirtieth of a listing's CPU); a service
-# is reached under a handful of names. Bounded: the Host header is the client's.
-_BASE_URLS: dict[tuple, str] = {}
-BASE_URL_CACHE_SIZE = 256
-_URL_ENVIRON = (
-    "wsgi.url_scheme",
-    "HTTP_HOST",
-    "SERVER_NAME",
-    "SERVER_PORT",
-    "SCRIPT_NAME",
-    "PATH_INFO",
-)
+def link_base() -> str:
+    """Where a list's links point: `PUBLIC_URL` plus the path, else the path alone.
 
-
-def _base_url() -> str:
-    environ = request.environ
-    key = tuple(environ.get(name) for name in _URL_ENVIRON)
-    url = _BASE_URLS.get(key)
-    if url is None:
-        # request.base_url is also where an untrusted Host is refused.
-        url = remember(_BASE_URLS, key, request.base_url, BASE_URL_CACHE_SIZE)
-    return url
+    Never built from the request's Host header, which the client chooses: a
+    relative reference resolves against whatever URL the client really used.
+    """
+    path = quote(request.script_root + request.path)
+    return current_app.config["PUBLIC_URL"] + path

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 
+from bookstore.books.search import include_object
 from bookstore.extensions import MIGRATION_LOCK
 
 config = context.config
@@ -44,6 +45,8 @@ def run_migrations_online():
 
     conf_args = current_app.extensions["migrate"].configure_args
     conf_args.setdefault("process_revision_directives", process_revision_directives)
+    # The search indexes (trigram GIN, FTS5) are DDL outside the models' metadata.
+    conf_args.setdefault("include_object", include_object)
 
     with target_db.engine.connect() as connection:
         context.configure(

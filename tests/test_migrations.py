@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from bookstore import create_app
+from bookstore.books.search import include_object
 from bookstore.extensions import db
 from tests.databases import fresh_database
 
@@ -24,7 +25,10 @@ def empty_database(backend, tmp_path):
 
 def _differences(app) -> list:
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection,
+            opts={"compare_type": True, "include_object": include_object},
+        )
         return compare_metadata(context, db.metadata)
 
 

@@ -11,19 +11,15 @@ import sqlalchemy as sa
 from bookstore import pagination
 from bookstore.auth.models import User
 from bookstore.auth.services import Caller
+from bookstore.books import cursors, queries
 from bookstore.books.models import SHELF_TOTAL as _SHELF_TOTAL
-from bookstore.books.models import Book, fold
+from bookstore.books.models import Book
 from bookstore.errors import Forbidden
 from bookstore.extensions import db
 from bookstore.sqltext import RFC3339, UUIDText
 from bookstore.statements import prebuilt
 
 _BOOKS = Book.__table__
-
-
-def _escape_like(text: str) -> str:
-    """Make %, _ and the escape character itself literal in a LIKE pattern."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _listed_owner(viewer: Caller, owner: uuid.UUID | None) -> tuple[int | None, str]:
@@ -60,20 +56,6 @@ LISTED_COLUMNS = (
     RFC3339(_BOOKS.c.created_at).label("created_at"),
     RFC3339(_BOOKS.c.updated_at).label("updated_at"),
 )
-SORT_COLUMNS = {
-    "title": _BOOKS.c.title_key,  # case-insensitive, the same on every database
-    "author": _BOOKS.c.author_key,
-    "price": _BOOKS.c.price_cents,
-    "created_at": _BOOKS.c.created_at,
-}
-SORTS = tuple(f"{prefix}{name}" for name in SORT_COLUMNS for prefix in ("", "-"))
-
-
-def _order(sort: str) -> tuple:
-    column = SORT_COLUMNS[sort.removeprefix("-")]
-    if sort.startswith("-"):  # the id tiebreak runs in the same direction
-        return column.desc(), _BOOKS.c.id.desc()
-    return column.asc(), _BOOKS.c.id.asc()
 
 
 # The unfiltered listing, one statement per sort, built once: the page and the
@@ -83,11 +65,45 @@ _UNFILTERED_PAGE = {
     sort: prebuilt(
         sa.select(*LISTED_COLUMNS, _SHELF_TOTAL.scalar_subquery().label("shelf_total"))
         .where(_BOOKS.c.owner_id == sa.bindparam("owner_id"))
-        .order_by(*_order(sort))
+        .order_by(*queries.order(sort))
         .limit(sa.bindparam("limit"))
         .offset(sa.bindparam("offset"))
     )
-    for sort in SORTS
+    for sort in queries.SORTS
+}
+
+
+def _position_columns(sort: str) -> tuple:
+    """The columns a cursor is made of: the row's sort value and id."""
+    return queries.sort_column(sort).label("sort_value"), _BOOKS.c.id.label("row_id")
+
+
+def _after(sort: str) -> sa.ColumnElement[bool]:
+    value_type = queries.sort_column(sort).type
+    return queries.after(
+        sort,
+        sa.bindparam("after_value", type_=value_type),
+        sa.bindparam("after_id", type_=sa.Integer()),
+    )
+
+
+# The unfiltered listing in cursor mode, per sort, from the start or after a
+# position: the same page-and-total statement, seeking on the sort's index
+# instead of skipping OFFSET rows, with the last row's position columns.
+_UNFILTERED_CURSOR_PAGE = {
+    (sort, started): prebuilt(
+        sa.select(
+            *LISTED_COLUMNS,
+            _SHELF_TOTAL.scalar_subquery().label("shelf_total"),
+            *_position_columns(sort),
+        )
+        .where(_BOOKS.c.owner_id == sa.bindparam("owner_id"))
+        .where(*((_after(sort),) if started else ()))
+        .order_by(*queries.order(sort))
+        .limit(sa.bindparam("limit"))
+    )
+    for sort in queries.SORTS
+    for started in (False, True)
 }
 
 
@@ -98,46 +114,98 @@ def list_books(
     per_page: int = pagination.DEFAULT_PER_PAGE,
     sort: str = "-created_at",
     owner: uuid.UUID | None = None,
+    cursor: str | None = None,
     author: str | None = None,
     publisher: str | None = None,
     q: str | None = None,
     min_price: Decimal | None = None,
     max_price: Decimal | None = None,
 ) -> Shelf:
-    """One page of the listing, sorted, with its total.
+    """One page of the listing, sorted, with its total; by page number, or after
+    `cursor` when one is given ("" starts).
 
-    Raises Forbidden when a non-admin asks for another user's books.
+    Raises Forbidden when a non-admin asks for another user's books, and
+    InvalidQuery for a cursor that is not one of this listing's.
     """
     owner_id, owner_public_id = _listed_owner(viewer, owner)
-    filters = []
-    if author is not None:
-        filters.append(_BOOKS.c.author_key == fold(author))
-    if publisher is not None:
-        filters.append(_BOOKS.c.publisher_key == fold(publisher))
-    if q is not None:
-        pattern = f"%{_escape_like(fold(q))}%"
-        filters.append(
-            sa.or_(
-                _BOOKS.c.title_key.like(pattern, escape="\\"),
-                _BOOKS.c.author_key.like(pattern, escape="\\"),
-            )
-        )
-    if min_price is not None:
-        filters.append(_BOOKS.c.price_cents >= int(min_price.scaleb(2)))
-    if max_price is not None:
-        filters.append(_BOOKS.c.price_cents <= int(max_price.scaleb(2)))
-    if owner_id is None:  # an admin named a user who does not exist
+    chosen = {
+        "author": author,
+        "publisher": publisher,
+        "q": q,
+        "min_price": min_price,
+        "max_price": max_price,
+    }
+    filters = queries.filters(db.session.get_bind().dialect.name, **chosen)
+    if cursor is not None:
+        scope = {
+            "viewer": str(viewer.public_id),
+            "owner": owner_public_id,
+            "sort": sort,
+            **{name: str(value) for name, value in chosen.items() if value is not None},
+        }
+        result = _cursor_page(owner_id, sort, per_page, filters, cursor, scope)
+    elif owner_id is None:  # an admin named a user who does not exist
         result = pagination.Page(items=[], page=page, per_page=per_page, total=0)
     elif filters:
-        statement = (
-            sa.select(*LISTED_COLUMNS)
-            .where(_BOOKS.c.owner_id == owner_id, *filters)
-            .order_by(*_order(sort))
-        )
-        result = pagination.paginate(statement, page=page, per_page=per_page, rows=True)
+        statement = _filtered(owner_id, sort, filters)
+        offset = (page - 1) * per_page
+        rows = db.session.execute(statement.limit(per_page).offset(offset)).all()
+        # Past the end no row carries the total: count alone.
+        total = rows[0].match_total if rows else pagination.count(statement)
+        result = pagination.Page(items=rows, page=page, per_page=per_page, total=total)
     else:
         result = _unfiltered_page(owner_id, sort, page, per_page)
     return Shelf(result, owner_public_id)
+
+
+def _filtered(owner_id: int, sort: str, filters: list, *columns) -> sa.Select:
+    """A filtered listing's rows, each with the number of matches: the page and
+    its total in one statement (and, on SQLite, one search of the FTS index)."""
+    where = (_BOOKS.c.owner_id == owner_id, *filters)
+    total = sa.select(sa.func.count()).select_from(_BOOKS).where(*where)
+    return (
+        sa.select(*LISTED_COLUMNS, total.scalar_subquery().label("match_total"))
+        .add_columns(*columns)
+        .where(*where)
+        .order_by(*queries.order(sort))
+    )
+
+
+def _cursor_page(
+    owner_id: int | None,
+    sort: str,
+    per_page: int,
+    filters: list,
+    cursor: str,
+    scope: dict,
+) -> pagination.CursorPage:
+    """The page after `cursor`'s position; one row more than shown tells whether
+    there is a next page."""
+    position = None
+    if cursor:
+        position = cursors.open_(cursor, scope, timestamp=sort.endswith("created_at"))
+    values = {"owner_id": owner_id, "limit": per_page + 1}
+    if position is not None:
+        values.update(after_value=position.value, after_id=position.row_id)
+    if owner_id is None:  # an admin named a user who does not exist
+        rows, total = [], 0
+    elif filters:
+        statement = _filtered(owner_id, sort, filters, *_position_columns(sort))
+        page_rows = statement.where(_after(sort)) if position is not None else statement
+        rows = db.session.execute(page_rows.limit(sa.bindparam("limit")), values).all()
+        total = rows[0].match_total if rows else pagination.count(statement)
+    else:
+        statement = _UNFILTERED_CURSOR_PAGE[sort, position is not None]
+        rows = db.session.connection().execute(statement, values).all()
+        total = _shelf_total(owner_id, rows)
+    next_cursor = None
+    if len(rows) > per_page:
+        rows = rows[:per_page]
+        last = rows[-1]
+        next_cursor = cursors.seal(
+            cursors.Position(last.sort_value, last.row_id), scope
+        )
+    return pagination.CursorPage(rows, per_page, total, next_cursor)
 
 
 def _unfiltered_page(owner_id: int, sort: str, page: int, per_page: int):
@@ -149,10 +217,14 @@ def _unfiltered_page(owner_id: int, sort: str, page: int, per_page: int):
         )
         .all()
     )
+    total = _shelf_total(owner_id, rows)
+    return pagination.Page(items=rows, page=page, per_page=per_page, total=total)
+
+
+def _shelf_total(owner_id: int, rows: list) -> int:
     # Past the end (or an empty shelf) no row carries the total: ask for it alone.
     if rows:
         total = rows[0].shelf_total
     else:
         total = db.session.scalar(_SHELF_TOTAL, {"owner_id": owner_id})
-    total = int(total)  # the sum is NUMERIC on PostgreSQL
-    return pagination.Page(items=rows, page=page, per_page=per_page, total=total)
+    return int(total)  # the sum is NUMERIC on PostgreSQL

@@ -13,6 +13,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from bookstore.books.cursors import MAX_CURSOR_LENGTH
 from bookstore.books.isbn import InvalidISBN, to_isbn13
 from bookstore.books.models import MAX_PRICE_CENTS, TEXT_MAX, Book
 from bookstore.clock import isoformat
@@ -144,6 +145,20 @@ class BookQuerySchema(PageArgsSchema):
             "name only themselves (another id is 403)."
         }
     )
+
+    cursor = fields.String(
+        validate=validate.Length(max=MAX_CURSOR_LENGTH),
+        metadata={
+            "description": "Cursor mode: empty to start, then the previous page's "
+            "next_cursor, with the same sort and filters. The response then has "
+            "next_cursor instead of page and pages. Not with page."
+        },
+    )
+
+    @validates_schema(pass_original=True)
+    def _page_or_cursor(self, data, original_data, **kwargs):
+        if "cursor" in original_data and "page" in original_data:
+            raise ValidationError("Give either page or cursor, not both.", "cursor")
 
     @validates_schema
     def _price_bounds_in_order(self, data, **kwargs):

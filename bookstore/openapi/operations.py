@@ -71,6 +71,26 @@ def page_of(item: type[Schema], name: str) -> type[Schema]:
     )
 
 
+def cursor_page_of(item: type[Schema], name: str) -> type[Schema]:
+    """The cursor-mode envelope around `item` as a named schema."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item), required=True),
+            "per_page": fields.Integer(required=True),
+            "total": fields.Integer(required=True),
+            "next_cursor": fields.String(
+                required=True,
+                allow_none=True,
+                metadata={
+                    "description": "Pass as `cursor` (with the same sort and "
+                    "filters) for the next page; null on the last page."
+                },
+            ),
+        },
+        name=name,
+    )
+
+
 @dataclass(frozen=True)
 class Op:
     """What the document says about one endpoint."""
@@ -84,6 +104,7 @@ class Op:
     headers: tuple[str, ...] = ()  # request headers from REQUEST_HEADERS
     response_headers: tuple[str, ...] = ()  # from RESPONSE_HEADERS
     list_of: bool = False  # response is a paginated envelope of `response`
+    cursor: bool = False  # list_of, and cursor mode answers the cursor envelope
     basic_auth: bool = False  # also accepts HTTP Basic credentials
     text: bool = False  # the body is plain text (Prometheus exposition), not JSON
     tags: tuple[str, ...] = field(default=())
@@ -152,7 +173,7 @@ OPERATIONS: dict[str, Op] = {
         response_headers=("Location", "ETag"),
     ),
     "books.list_books": Op(
-        BookSchema, query=BookQuerySchema, list_of=True, errors=(403,)
+        BookSchema, query=BookQuerySchema, list_of=True, cursor=True, errors=(403,)
     ),
     "books.get_book": Op(
         BookSchema,

@@ -19,6 +19,7 @@ from bookstore.openapi.operations import (
     RESPONSE_HEADERS,
     Op,
     ProblemSchema,
+    cursor_page_of,
     page_of,
 )
 
@@ -157,6 +158,11 @@ def _responses(op: Op) -> dict:
         schema = op.response
         if op.list_of:
             schema = page_of(op.response, _list_name(op.response))
+        if op.cursor:
+            cursor_page = cursor_page_of(
+                op.response, f"{_list_name(op.response)}Cursor"
+            )
+            schema = {"oneOf": [schema, cursor_page]}
         success["content"] = {"application/json": {"schema": schema}}
     if op.text:
         success["content"] = {"text/plain": {"schema": {"type": "string"}}}
@@ -166,7 +172,8 @@ def _responses(op: Op) -> dict:
     }
     if op.list_of:
         headers["Link"] = {
-            "description": "RFC 8288 first/prev/next/last links.",
+            "description": "RFC 8288 first/prev/next/last links (cursor mode: "
+            "next only); relative references unless PUBLIC_URL is set.",
             "schema": {"type": "string"},
         }
         headers["X-Total-Count"] = {

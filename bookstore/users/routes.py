@@ -30,7 +30,9 @@ page_args_schema = pagination.PageArgsSchema()
 @token_required
 def get_me():
     """The caller's own user object."""
-    return user_schema.dump(current_user())
+    response = current_app.json.response(user_schema.dump(current_user()))
+    response.headers["Cache-Control"] = "private, no-cache"  # per user, may change
+    return response
 
 
 @bp.put("/me/password")

@@ -365,15 +365,3 @@ def test_the_same_query_string_is_checked_by_each_endpoints_schema(
 
     assert response.status_code == 400  # sessions have no sort
     assert response.json["code"] == "invalid_query"
-
-
-def test_links_follow_each_requests_host(client, auth_headers, shelf):
-    shelf([{"title": "A"}, {"title": "B"}])
-    for host in ["books.example", "other.example:8080", "books.example"]:
-        response = client.get(
-            f"{BOOKS}?per_page=1", headers={**auth_headers, "Host": host}
-        )
-        targets = re.findall(r"<([^>]+)>", response.headers["Link"])
-        assert targets and all(
-            t.startswith(f"http://{host}{BOOKS}?") for t in targets
-        ), targets

@@ -1,3 +1,5 @@
+import uuid
+
 import flask_migrate
 import pytest
 import sqlalchemy as sa
@@ -13,19 +15,23 @@ def empty_database(backend, tmp_path):
         yield url
 
 
+def _insert_old_user(connection) -> None:
+    connection.execute(
+        sa.text(
+            "INSERT INTO users (id, public_id, username, username_key,"
+            " password_hash, is_admin, is_active, created_at, updated_at)"
+            " VALUES (1, :uuid, 'old', 'old', 'x', :f, :t, :now, :now)"
+        ),
+        {"uuid": "0" * 32, "f": False, "t": True, "now": "2025-01-01 00:00:00"},
+    )
+
+
 def test_0003_fills_the_match_keys_of_existing_books(empty_database):
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database)
     with app.app_context():
         flask_migrate.upgrade(revision="0002")
         with db.engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    "INSERT INTO users (id, public_id, username, username_key,"
-                    " password_hash, is_admin, is_active, created_at, updated_at)"
-                    " VALUES (1, :uuid, 'old', 'old', 'x', :f, :t, :now, :now)"
-                ),
-                {"uuid": "0" * 32, "f": False, "t": True, "now": "2025-01-01 00:00:00"},
-            )
+            _insert_old_user(connection)
             connection.execute(
                 sa.text(
                     "INSERT INTO books (public_id, owner_id, title, author, publisher,"
@@ -74,5 +80,35 @@ def test_0003_fills_the_match_keys_of_existing_books(empty_database):
         ).all()
         assert [tuple(row) for row in counts] == [(1, 0), (2, 1)]
         db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_0004_indexes_the_books_that_exist_for_search(empty_database):
+    from bookstore.auth.services import Caller
+    from bookstore.books import listing
+
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database)
+    with app.app_context():
+        flask_migrate.upgrade(revision="0003")
+        with db.engine.begin() as connection:
+            _insert_old_user(connection)
+            connection.execute(
+                sa.text(
+                    "INSERT INTO books (public_id, owner_id, title, author, publisher,"
+                    " title_key, author_key, publisher_key, price_cents, version,"
+                    " created_at, updated_at) VALUES (:uuid, 1, 'Der Große Gatsby',"
+                    " 'F. Scott', 'Ace', 'der grosse gatsby', 'f. scott', 'ace', 100,"
+                    " 1, :now, :now)"
+                ),
+                {"uuid": "1" * 32, "now": "2025-01-01 00:00:00"},
+            )
+
+        flask_migrate.upgrade()
+
+        caller = Caller(id=1, public_id=uuid.UUID("0" * 32), is_admin=False)
+        shelf = listing.list_books(caller, q="GROSSE GAT")
+        assert shelf.page.total == 1
+        assert listing.list_books(caller, q="gatsbyx").page.total == 0
         db.session.remove()
         db.engine.dispose()
