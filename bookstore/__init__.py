@@ -11,7 +11,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 from bookstore import auth, books, cli, errors, health, hooks, logs, openapi, users
-from bookstore.extensions import db, engine_options, init_migrations, limiter
+from bookstore.extensions import (
+    db,
+    drop_idle_limit_hook,
+    engine_options,
+    init_migrations,
+    limiter,
+)
 from bookstore.web import APIRequest, FastJSON, NoSessions
 
 API = "/api/v1"
@@ -69,6 +75,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     app.register_blueprint(health.bp)
     openapi.register(app)
     cli.register(app)
+    drop_idle_limit_hook(app)  # after every route and its limits are registered
     if app.config["CORS_ORIGINS"]:
         CORS(
             app,

@@ -101,3 +101,26 @@ limiter = Limiter(
     headers_enabled=True,  # X-RateLimit-* and Retry-After
     strategy="moving-window",
 )
+
+
+def drop_idle_limit_hook(app) -> None:
+    """Remove Flask-Limiter's before-request check when it has nothing to check.
+
+    That hook evaluates only app-wide limits (application, default, meta and
+    blueprint limits); the per-route limits (`@limiter.limit`) are checked by
+    their own decorators. We set no app-wide limit, and resolving that there is
+    none again on every request cost a quarter of a /healthz. Call it once every
+    blueprint is registered; any app-wide limit added later keeps the hook.
+    """
+    manager = limiter.limit_manager
+    if (
+        manager.application_limits
+        or manager.default_limits
+        or getattr(limiter, "_meta_limits", None)
+        or any(manager.blueprint_limits(app, name) for name in app.blueprints)
+    ):
+        return
+    hooks = app.before_request_funcs.get(None, [])
+    app.before_request_funcs[None] = [
+        hook for hook in hooks if hook != limiter._check_request_limit
+    ]

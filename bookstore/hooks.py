@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from random import getrandbits
 
 from flask import Flask, Response, current_app, g, request
 
-log = logging.getLogger("bookstore.request")
+from bookstore.logs import log_request, request_logging
 
 # A client's id is echoed only if it is short and harmless in headers and logs.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -47,21 +46,18 @@ def _finish(response: Response) -> Response:
     for lower, name, value in current_app.extensions["bookstore.default_headers"]:
         if lower not in present:
             headers.add(name, value)
-    if not log.isEnabledFor(logging.INFO):  # don't build the record to drop it
+    if not request_logging():
         return response
     started = g.get("started")
-    log.info(
-        "request",
-        extra={
-            "method": request.method,
-            "path": request.path,  # no query string: it may carry search terms
-            "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2)
-            if started
-            else None,
-            "request_id": g.get("request_id"),
-            "user_id": g.get("user_public_id"),
-        },
+    log_request(
+        method=request.method,
+        path=request.path,  # no query string: it may carry search terms
+        status=response.status_code,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2)
+        if started
+        else None,
+        request_id=g.get("request_id"),
+        user_id=g.get("user_public_id"),
     )
     return response
 
