@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -57,7 +58,9 @@ def engine_options(url: str, config) -> dict:
         # is locked" errors from surfacing under concurrent writers.
         return {"connect_args": {"timeout": 15}}
     options: dict = {
-        "pool_pre_ping": True,  # a connection dropped while idle is replaced, not used
+        # No SELECT per checkout (a round trip per request): _drop_dead_connections
+        # below finds a connection dropped while idle without asking the server.
+        "pool_pre_ping": False,
         "pool_size": config["DB_POOL_SIZE"],
         "pool_timeout": config["DB_POOL_TIMEOUT"],
         "pool_recycle": 1800,
@@ -72,6 +75,9 @@ def engine_options(url: str, config) -> dict:
             "keepalives_idle": 10,
             "keepalives_interval": 5,
             "keepalives_count": 3,
+            # Server-side prepared statements after this many executions of a
+            # statement on a connection; None for PgBouncer's transaction pooling.
+            "prepare_threshold": config["DB_PREPARE_THRESHOLD"],
         }
     return options
 
@@ -86,6 +92,27 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")  # memory databases answer "memory"
     cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; no fsync per commit
     cursor.close()
+
+
+@sa.event.listens_for(sa.pool.Pool, "checkout")
+def _drop_dead_connections(dbapi_connection, connection_record, connection_proxy):
+    """Refuse a pooled PostgreSQL connection the server has hung up on.
+
+    An idle connection receives nothing unless the server is ending it (a
+    restart, pg_terminate_backend, a proxy or firewall closing the socket): so
+    anything readable on its socket, or a closed socket, means it is dead. One
+    poll() with no wait, instead of pool_pre_ping's round trip; SQLAlchemy then
+    discards it and checks out another. A peer that vanished without a word is
+    found by the TCP keepalives and the statement timeout, as before.
+    """
+    if type(dbapi_connection).__module__.split(".")[0] != "psycopg":
+        return
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise sa.exc.DisconnectionError("connection closed")
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    if poller.poll(0):
+        raise sa.exc.DisconnectionError("the server closed the connection")
 
 
 def _client_address() -> str:

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import g, request
+from sqlalchemy.exc import SQLAlchemyError
 
-from bookstore.auth import services
+from bookstore.auth import services, sessioncheck
 from bookstore.auth.models import User
 from bookstore.errors import Forbidden, MissingToken
 from bookstore.security import tokens
@@ -38,11 +39,33 @@ def token_required(view: Callable) -> Callable:
         if not token:
             raise MissingToken("This endpoint needs an access token.")
         claims = tokens.decode(token, tokens.ACCESS)
-        g.current_session = services.authenticated_session(claims["sub"], claims["sid"])
+        if request.method in sessioncheck.SAFE_METHODS:
+            return _read_only(view, claims, args, kwargs)
+        g.current_session = sessioncheck.check_now(claims["sub"], claims["sid"])
         g.user_public_id = claims["sub"]
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def _read_only(view: Callable, claims: dict, args, kwargs):
+    """Run a read-only view with the session check riding on its first read.
+
+    The check is settled before anything leaves: a dead session is a 401 even
+    if the view read nothing, or failed (a 404 must not answer a revoked token).
+    """
+    g.read_only = True
+    sessioncheck.defer(claims["sub"], claims["sid"])
+    try:
+        result = view(*args, **kwargs)
+    except SQLAlchemyError:
+        raise  # the database failed: the check cannot run either (a 503)
+    except Exception:
+        sessioncheck.settle()
+        raise
+    sessioncheck.settle()
+    g.user_public_id = claims["sub"]
+    return result
 
 
 def admin_required(view: Callable) -> Callable:
@@ -58,9 +81,15 @@ def admin_required(view: Callable) -> Callable:
     return wrapper
 
 
-def current_caller() -> services.Caller:
-    """Who is calling: ids and role, as the guard's one query saw them."""
-    return g.current_session.user
+def current_caller() -> sessioncheck.Caller:
+    """Who is calling: ids and role, as the session check saw them."""
+    return sessioncheck.settle().user
+
+
+def current_viewer() -> sessioncheck.Viewer | sessioncheck.Caller:
+    """The caller for a read-only view, without running a pending session check
+    (the view's first read carries it)."""
+    return sessioncheck.viewer()
 
 
 def current_user() -> User:
@@ -70,5 +99,5 @@ def current_user() -> User:
     return g.current_user
 
 
-def current_session() -> services.SessionRef:
-    return g.current_session
+def current_session() -> sessioncheck.SessionRef:
+    return sessioncheck.settle()

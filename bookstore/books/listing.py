@@ -10,12 +10,11 @@ import sqlalchemy as sa
 
 from bookstore import pagination
 from bookstore.auth.models import User
-from bookstore.auth.services import Caller
+from bookstore.auth.sessioncheck import CALLER, Caller, Guarded, Viewer
 from bookstore.books.models import Book, BookCount, fold
 from bookstore.errors import Forbidden
 from bookstore.extensions import db
 from bookstore.sqltext import RFC3339, UUIDText
-from bookstore.statements import prebuilt
 
 _BOOKS = Book.__table__
 
@@ -25,13 +24,16 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _listed_owner(viewer: Caller, owner: uuid.UUID | None) -> tuple[int | None, str]:
+def _listed_owner(
+    viewer: Caller | Viewer, owner: uuid.UUID | None
+) -> tuple[object, str]:
     """Whose books a listing shows: the caller's, or for admins `owner`'s.
 
-    Returns the owner's row id (None: no such user) and public id.
+    Returns the owner's row id (CALLER: the caller's own; None: no such user)
+    and public id.
     """
     if owner is None or owner == viewer.public_id:
-        return viewer.id, str(viewer.public_id)
+        return CALLER, str(viewer.public_id)
     if not viewer.is_admin:
         # The same 403 whether or not that user exists: no existence oracle.
         raise Forbidden("Only administrators may list another user's books.")
@@ -85,20 +87,22 @@ _SHELF_TOTAL = sa.select(sa.func.coalesce(sa.func.sum(_COUNTS.c.books), 0)).wher
 # The unfiltered listing, one statement per sort, built once: the page and the
 # owner's total from the trigger-kept counter (never a count(*) over the shelf)
 # in one round trip, both read from the same snapshot.
+# For the caller's own shelf the session check runs in the same statement.
 _UNFILTERED_PAGE = {
-    sort: prebuilt(
+    sort: Guarded(
         sa.select(*LISTED_COLUMNS, _SHELF_TOTAL.scalar_subquery().label("shelf_total"))
         .where(_BOOKS.c.owner_id == sa.bindparam("owner_id"))
         .order_by(*_order(sort))
         .limit(sa.bindparam("limit"))
-        .offset(sa.bindparam("offset"))
+        .offset(sa.bindparam("offset")),
+        owner_param="owner_id",
     )
     for sort in SORTS
 }
 
 
 def list_books(
-    viewer: Caller,
+    viewer: Caller | Viewer,
     *,
     page: int = 1,
     per_page: int = pagination.DEFAULT_PER_PAGE,
@@ -135,6 +139,8 @@ def list_books(
     if owner_id is None:  # an admin named a user who does not exist
         result = pagination.Page(items=[], page=page, per_page=per_page, total=0)
     elif filters:
+        if owner_id is CALLER:
+            owner_id = viewer.id
         statement = (
             sa.select(*LISTED_COLUMNS)
             .where(_BOOKS.c.owner_id == owner_id, *filters)
@@ -142,23 +148,22 @@ def list_books(
         )
         result = pagination.paginate(statement, page=page, per_page=per_page, rows=True)
     else:
-        result = _unfiltered_page(owner_id, sort, page, per_page)
+        result = _unfiltered_page(viewer, owner_id, sort, page, per_page)
     return Shelf(result, owner_public_id)
 
 
-def _unfiltered_page(owner_id: int, sort: str, page: int, per_page: int):
-    rows = (
-        db.session.connection()
-        .execute(
-            _UNFILTERED_PAGE[sort],
-            {"owner_id": owner_id, "limit": per_page, "offset": (page - 1) * per_page},
-        )
-        .all()
+def _unfiltered_page(
+    viewer: Caller | Viewer, owner_id, sort: str, page: int, per_page: int
+):
+    rows = _UNFILTERED_PAGE[sort].rows(
+        {"limit": per_page, "offset": (page - 1) * per_page}, owner=owner_id
     )
     # Past the end (or an empty shelf) no row carries the total: ask for it alone.
     if rows:
         total = rows[0].shelf_total
     else:
+        if owner_id is CALLER:
+            owner_id = viewer.id
         total = db.session.scalar(_SHELF_TOTAL, {"owner_id": owner_id})
     total = int(total)  # the sum is NUMERIC on PostgreSQL
     return pagination.Page(items=rows, page=page, per_page=per_page, total=total)

@@ -6,7 +6,7 @@ import click
 from flask import Blueprint, Response, json, request, url_for
 
 from bookstore import pagination
-from bookstore.auth.guards import current_caller, token_required
+from bookstore.auth.guards import current_caller, current_viewer, token_required
 from bookstore.books import idempotency, listing, services
 from bookstore.books.models import Book
 from bookstore.books.schemas import BookQuerySchema, BookSchema, dump_book, dump_books
@@ -87,7 +87,7 @@ def create_book():
 def list_books():
     """The caller's books (admins: any user's with `owner`), paginated and sorted."""
     shelf = listing.list_books(
-        current_caller(), **pagination.parse_args(book_query_schema)
+        current_viewer(), **pagination.parse_args(book_query_schema)
     )
     return pagination.respond(
         shelf.page, lambda rows: dump_books(rows, shelf.owner_public_id)
@@ -98,7 +98,7 @@ def list_books():
 @token_required
 def get_book(book_id):
     """One book the caller may see; If-None-Match gives 304."""
-    book = services.get_visible_book(current_caller(), book_id)
+    book = services.read_visible_book(book_id)
     if request.if_none_match.contains_weak(book.etag):
         response = Response(status=304)
         response.set_etag(book.etag)

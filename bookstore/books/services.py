@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ETags
 
 from bookstore import clock
-from bookstore.auth.services import Caller
+from bookstore.auth.sessioncheck import Caller, Guarded, settle
 from bookstore.books.models import Book
 from bookstore.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from bookstore.extensions import db
@@ -62,6 +62,22 @@ def insert_book(book: Book) -> None:
 def get_visible_book(viewer: Caller, book_id: uuid.UUID) -> Book:
     """Return the book if `viewer` owns it or is an admin, else raise NotFound."""
     book = db.session.scalar(sa.select(Book).where(Book.public_id == book_id))
+    return _visible(viewer, book)
+
+
+_BOOK_BY_ID = Guarded(
+    sa.select(Book).where(Book.public_id == sa.bindparam("book_id")), entity=Book
+)
+
+
+def read_visible_book(book_id: uuid.UUID) -> Book:
+    """get_visible_book for a read-only request: the book and the caller's
+    session check in one statement."""
+    rows = _BOOK_BY_ID.rows({"book_id": book_id})
+    return _visible(settle().user, rows[0][0] if rows else None)
+
+
+def _visible(viewer: Caller, book: Book | None) -> Book:
     if book is None or not (viewer.is_admin or book.owner_id == viewer.id):
         raise NotFound("Book not found.")  # same answer for "absent" and "not yours"
     return book
