@@ -135,9 +135,9 @@ def drop_idle_limit_hook(app) -> None:
 
     That hook evaluates only app-wide limits (application, default, meta and
     blueprint limits); the per-route limits (`@limiter.limit`) are checked by
-    their own decorators. We set no app-wide limit, and resolving that there is
-    none again on every request cost a quarter of a /healthz. Call it once every
-    blueprint is registered; any app-wide limit added later keeps the hook.
+    their own decorators. We set no app-wide limit, and finding that out again
+    on every request was a large share of a /healthz (bench/README.md). Call it
+    once every blueprint is registered; an app-wide limit keeps the hook.
     """
     manager = limiter.limit_manager
     if (
