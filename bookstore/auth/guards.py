@@ -40,7 +40,10 @@ def token_required(view: Callable) -> Callable:
             raise MissingToken("This endpoint needs an access token.")
         claims = tokens.decode(token, tokens.ACCESS)
         if request.method in sessioncheck.SAFE_METHODS:
-            return _read_only(view, claims, args, kwargs)
+            g.read_only = True
+            return _deferred(view, claims, args, kwargs)
+        if getattr(view, CHECKS_IN_STATEMENT, False):
+            return _deferred(view, claims, args, kwargs)
         g.current_session = sessioncheck.check_now(claims["sub"], claims["sid"])
         g.user_public_id = claims["sub"]
         return view(*args, **kwargs)
@@ -48,13 +51,23 @@ def token_required(view: Callable) -> Callable:
     return wrapper
 
 
-def _read_only(view: Callable, claims: dict, args, kwargs):
-    """Run a read-only view with the session check riding on its first read.
+CHECKS_IN_STATEMENT = "checks_session_in_statement"
+
+
+def session_check_in_statement(view: Callable) -> Callable:
+    """Mark a write view (under token_required) whose write carries the session
+    check in its own statement. Its other paths must settle the check (call
+    current_caller()) before writing anything."""
+    setattr(view, CHECKS_IN_STATEMENT, True)
+    return view
+
+
+def _deferred(view: Callable, claims: dict, args, kwargs):
+    """Run a view with the session check riding on its first statement.
 
     The check is settled before anything leaves: a dead session is a 401 even
     if the view read nothing, or failed (a 404 must not answer a revoked token).
     """
-    g.read_only = True
     sessioncheck.defer(claims["sub"], claims["sid"])
     try:
         result = view(*args, **kwargs)

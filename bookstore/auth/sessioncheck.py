@@ -103,8 +103,21 @@ def check_now(subject: str, session_id: str) -> SessionRef:
 
 
 def defer(subject: str, session_id: str) -> None:
-    """Leave the check to the request's first read (read-only requests only)."""
+    """Leave the check to the request's first statement (read-only requests,
+    and write views marked as running it in their one statement)."""
     g.pending_check = token_ids(subject, session_id)
+
+
+def pending() -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The token's (user id, session id) while the check waits, else None."""
+    return g.get("pending_check")
+
+
+def settled_by(row, sub: uuid.UUID, sid: uuid.UUID) -> SessionRef:
+    """Record the verdict of a check that ran inside another statement."""
+    g.current_session = session_ref(row, sub, sid)
+    del g.pending_check
+    return g.current_session
 
 
 def settle() -> SessionRef:

@@ -6,7 +6,12 @@ import click
 from flask import Blueprint, Response, json, request, url_for
 
 from bookstore import pagination
-from bookstore.auth.guards import current_caller, current_viewer, token_required
+from bookstore.auth.guards import (
+    current_caller,
+    current_viewer,
+    session_check_in_statement,
+    token_required,
+)
 from bookstore.books import idempotency, listing, services
 from bookstore.books.models import Book
 from bookstore.books.schemas import BookQuerySchema, BookSchema, dump_book, dump_books
@@ -62,12 +67,13 @@ def _send(stored: idempotency.StoredResponse) -> Response:
 
 @bp.post("")
 @token_required
+@session_check_in_statement  # the plain create; the other path settles first
 def create_book():
     """Add a book to the caller's shelf; an Idempotency-Key makes retries safe."""
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
     body = json_body()
     if key is None:
-        book = services.create_book(current_caller(), **book_schema.load(body))
+        book = services.create_book_checked(**book_schema.load(body))
         return _send(_render_created(book))
     digest = idempotency.fingerprint(body)
     stored = idempotency.replay(current_caller(), key, digest)

@@ -12,6 +12,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ETags
 
 from bookstore import clock
+from bookstore.auth import sessioncheck
+from bookstore.auth.models import AuthSession
 from bookstore.auth.sessioncheck import Caller, Guarded, settle
 from bookstore.books.models import Book
 from bookstore.errors import Conflict, Forbidden, NotFound, PreconditionFailed
@@ -34,12 +36,13 @@ def create_book(owner: Caller, **fields) -> Book:
     return book
 
 
-def new_book(owner: Caller, fields: dict) -> Book:
-    """A Book with every column's value set here, ready to insert and render."""
+def new_book(owner: Caller | None, fields: dict) -> Book:
+    """A Book with every column's value set here, ready to insert and render
+    (the owner's id later when the INSERT takes it from the session check)."""
     now = clock.utcnow()
     return Book(
         public_id=uuid.uuid4(),
-        owner_id=owner.id,
+        owner_id=owner.id if owner is not None else None,
         version=1,
         created_at=now,
         updated_at=now,
@@ -57,6 +60,60 @@ def insert_book(book: Book) -> None:
     of it: every value is already set (new_book), nothing is read back.
     """
     db.session.execute(_BOOKS.insert(), {key: getattr(book, key) for key in _INSERTED})
+
+
+# The caller's create on PostgreSQL, one statement in autocommit: the session
+# check (expiry included) and an INSERT of its row only if the check found one.
+_CHECK = sessioncheck.SESSION_CHECK.where(
+    AuthSession.__table__.c.expires_at > sa.bindparam("now")
+).cte("caller")
+_CREATED = (
+    _BOOKS.insert()
+    .from_select(
+        list(_INSERTED),
+        sa.select(
+            *(
+                _CHECK.c.caller_id
+                if key == "owner_id"
+                else sa.bindparam(key, type_=_BOOKS.c[key].type)
+                for key in _INSERTED
+            )
+        ),
+    )
+    .returning(_BOOKS.c.id)
+    .cte("created")
+)
+_CREATE_CHECKED = sa.select(
+    _CHECK,
+    sa.select(sa.func.count()).select_from(_CREATED).scalar_subquery().label("n"),
+)
+
+
+def create_book_checked(**fields) -> Book:
+    """create_book for the caller while the session check is pending; on
+    PostgreSQL the check and the INSERT are one statement, one round trip.
+
+    Raises TokenRevoked (no book) or Conflict (duplicate ISBN)."""
+    pending = sessioncheck.pending()
+    if pending is None or db.session.get_bind().dialect.name != "postgresql":
+        return create_book(settle().user, **fields)
+    connection = db.session.connection(
+        execution_options={"isolation_level": "AUTOCOMMIT"}  # one statement
+    )
+    sub, sid = pending
+    book = new_book(None, fields)
+    values = {key: getattr(book, key) for key in _INSERTED if key != "owner_id"}
+    try:
+        row = connection.execute(
+            _CREATE_CHECKED, {**values, "sid": sid, "sub": sub, "now": clock.utcnow()}
+        ).first()
+    except IntegrityError:  # the (owner_id, isbn) unique constraint
+        db.session.rollback()
+        settle()  # the check found the session (the row was inserted from it)
+        raise Conflict(DUPLICATE_ISBN) from None
+    caller = sessioncheck.settled_by(row, sub, sid).user
+    book.owner_id = caller.id
+    return book
 
 
 def get_visible_book(viewer: Caller, book_id: uuid.UUID) -> Book:

@@ -12,6 +12,7 @@ from bookstore.auth import sessioncheck
 from bookstore.auth.guards import token_required
 from bookstore.auth.models import AuthSession, User
 from bookstore.books import listing
+from bookstore.books.models import Book
 from bookstore.errors import NotFound
 from bookstore.extensions import db
 from bookstore.security.tokens import TokenRevoked
@@ -129,3 +130,37 @@ def test_a_read_only_view_that_reads_nothing_or_fails_still_checks_the_session(
     assert alive[0].status_code == 200
     assert (nothing.status_code, nothing.json["code"]) == (401, "token_revoked")
     assert (failing.status_code, failing.json["code"]) == (401, "token_revoked")
+
+
+@pytest.mark.parametrize("change", ["revoked", "expired", "disabled"])
+def test_a_create_with_a_dead_session_is_401_and_writes_nothing(
+    app, client, register, login, change
+):
+    register("alice")
+    pair = login("alice")
+    claims = _claims(app, pair)
+    with app.app_context():
+        sid = uuid.UUID(claims["sid"])
+        sessions = sa.update(AuthSession).where(AuthSession.public_id == sid)
+        db.session.execute(
+            {
+                "revoked": sessions.values(revoked_at=clock.utcnow()),
+                "expired": sessions.values(
+                    expires_at=clock.utcnow() - timedelta(seconds=1)
+                ),
+                "disabled": sa.update(User)
+                .where(User.username == "alice")
+                .values(is_active=False),
+            }[change]
+        )
+        db.session.commit()
+
+    response = client.post(
+        f"{API}/books",
+        json={"title": "Dune", "author": "F", "publisher": "P", "price": "1.00"},
+        headers=bearer(pair),
+    )
+
+    assert response.status_code == 401
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Book)) == 0
