@@ -103,6 +103,14 @@ def _public_url(name: str) -> str:
     return raw.rstrip("/")
 
 
+def _prepare_threshold(name: str, default: int) -> int | None:
+    """psycopg's prepare_threshold: a count, or None for `off` (PgBouncer)."""
+    raw = _str(name)
+    if raw is not None and raw.lower() in {"off", "none", "false"}:
+        return None
+    return _int(name, default)
+
+
 def _list(name: str) -> list[str]:
     return [item.strip() for item in (_str(name) or "").split(",") if item.strip()]
 
@@ -125,6 +133,7 @@ class Config:
             "DATABASE_STATEMENT_TIMEOUT", 5, minimum=1, maximum=3600
         )
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5, minimum=1)
+        self.DB_PREPARE_THRESHOLD = _prepare_threshold("DB_PREPARE_THRESHOLD", 2)
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1024)
 
         self.JWT_ALGORITHM = _str("JWT_ALGORITHM", "HS256")

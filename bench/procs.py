@@ -15,13 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # One gunicorn configuration for every app and every target (the project's own
-# gunicorn.conf.py, pinned by these variables).
+# gunicorn.conf.py, pinned by these variables). LOG_LEVEL is left at its
+# default (INFO): Bookstore writes its per-request line, as deployed.
 GUNICORN_ENV = {
     "GUNICORN_WORKERS": "2",
     "GUNICORN_THREADS": "1",
     "GUNICORN_WORKER_CLASS": "sync",
     "GUNICORN_TIMEOUT": "60",
-    "LOG_LEVEL": "WARNING",
     "SHUTDOWN_DRAIN_SECONDS": "0",
 }
 
@@ -104,14 +104,7 @@ class Server:
 
     def cpu_ticks(self) -> dict[int, int]:
         """utime+stime (clock ticks) of each worker."""
-        ticks = {}
-        for pid in self.workers():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
-            except (OSError, IndexError):
-                pass
-        return ticks
+        return process_ticks(self.workers())
 
     def rss_mib(self) -> dict[int, dict]:
         """RSS, PSS and USS (private) of each worker in MiB, from smaps_rollup."""
@@ -152,6 +145,39 @@ def _ppid(pid: int) -> int | None:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def process_ticks(pids) -> dict[int, int]:
+    """utime+stime (clock ticks) of each of `pids` still alive."""
+    ticks = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks[pid] = int(fields[11]) + int(fields[12])
+        except (OSError, IndexError):
+            pass
+    return ticks
+
+
+class Backends:
+    """The PostgreSQL server processes serving one database (same machine): the
+    database's CPU per request, which runs outside the workers."""
+
+    def __init__(self, admin_url: str, database: str) -> None:
+        self.admin_url, self.database = admin_url, database
+
+    def ticks(self) -> dict[int, int]:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            pids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                    (self.database,),
+                )
+            ]
+        return process_ticks(pids)
 
 
 def cpu_ms(before: dict[int, int], after: dict[int, int]) -> tuple[float, bool]:

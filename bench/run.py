@@ -1,9 +1,12 @@
 """`make bench`: Bookstore vs a bare-Flask ceiling vs the original tutorial app.
 
-Starts every app under the same gunicorn config (2 sync workers), on a fresh SQLite
-file and a fresh PostgreSQL database (both migrated), seeds users, tokens and books,
-drives each scenario from wrk (16 connections) in interleaved rounds, and writes
-bench/results/latest.{md,json}. `--smoke` is the few-second CI variant (SQLite only).
+Starts every app under the same gunicorn config (2 sync workers), Bookstore at the
+defaults an operator runs (production, per-request log line on, rate limiting on
+with its counters in Redis), on a fresh SQLite file and a fresh PostgreSQL
+database (both migrated), the tutorial app on each database too; seeds users,
+tokens and books, drives each scenario from wrk (16 connections) in interleaved
+rounds, and writes bench/results/latest.{md,json}. `--smoke` is the few-second CI
+variant (SQLite only).
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import load, profile, report, seed
-from bench.procs import ROOT, Server, cpu_ms, request
+from bench.procs import ROOT, Backends, Server, cpu_ms, request
 
 PG_ADMIN_URL = os.environ.get(
     "BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 TIERS_FULL, TIERS_SMOKE = (100, 10_000, 100_000), (100,)
 
 
@@ -43,6 +47,7 @@ class Scenario:
     expect: int = 200
     skipped: str | None = None
     runs: list = field(default_factory=list)
+    backends: Backends | None = None  # the PostgreSQL database it runs on
 
     @property
     def key(self) -> str:
@@ -63,15 +68,25 @@ def _python(args: list[str], env: dict) -> None:
     )
 
 
-def bookstore_env(database_url: str, secret: str) -> dict:
-    return {
+def bookstore_env(database_url: str, secret: str, *, log: bool = True) -> dict:
+    """Production defaults; LOG_LEVEL left at INFO (the per-request line on)
+    unless `log` is false (the log-line-off twin of the /healthz scenario)."""
+    env = {
         "BOOKSTORE_ENV": "production",
         "SECRET_KEY": secret,
         "DATABASE_URL": database_url,
-        "RATELIMIT_ENABLED": "false",  # the bench measures the app, not 429s
-        "LOG_LEVEL": "WARNING",  # per-request log lines excluded (see report)
+        # Rate limiting on, as an operator runs it: counters in Redis (memory://
+        # counts per worker). Only the login limits are raised, or the login
+        # scenario would measure 429s.
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "RATELIMIT_KEY_PREFIX": f"bookstore-bench-{secrets.token_hex(6)}",
+        "RATELIMIT_LOGIN_PER_ADDRESS": "1000000/minute",
+        "RATELIMIT_LOGIN_PER_USERNAME": "1000000/minute",
         "FLASK_APP": "wsgi",
     }
+    if not log:
+        env["LOG_LEVEL"] = "WARNING"
+    return env
 
 
 class Bench:
@@ -80,7 +95,7 @@ class Bench:
         self.smoke = args.smoke
         self.tmp = Path(tempfile.mkdtemp(prefix="bookstore-bench-"))
         self.servers: list[Server] = []
-        self.pg_db: str | None = None
+        self.pg_dbs: list[str] = []
         self.secret = secrets.token_hex(32)
         self.notes: list[str] = []
         self.scenarios: list[Scenario] = []
@@ -94,33 +109,53 @@ class Bench:
         server.start()
         return server
 
-    def bookstore(self, db: str) -> Server:
+    def database(self, db: str, app: str) -> str:
+        """A fresh SQLite file or PostgreSQL database for `app`; its URL."""
         if db == "sqlite":
-            url = f"sqlite:///{self.tmp / 'bookstore.sqlite3'}"
-        else:
-            import psycopg
+            return f"sqlite:///{self.tmp / f'{app}.sqlite3'}"
+        import psycopg
 
-            self.pg_db = f"bookstore_bench_{os.getpid()}_{secrets.token_hex(3)}"
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{self.pg_db}"')
-            base = PG_ADMIN_URL.rsplit("/", 1)[0].replace(
-                "postgresql://", "postgresql+psycopg://"
-            )
-            url = f"{base}/{self.pg_db}"
+        name = f"{app}_bench_{os.getpid()}_{secrets.token_hex(3)}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.pg_dbs.append(name)
+        base = PG_ADMIN_URL.rsplit("/", 1)[0].replace(
+            "postgresql://", "postgresql+psycopg://"
+        )
+        return f"{base}/{name}"
+
+    def backends(self, server: Server) -> Backends | None:
+        url = server.env.get("DATABASE_URL") or server.env.get("TUTORIAL_DATABASE_URL")
+        if not url or not url.startswith("postgresql"):
+            return None
+        return Backends(PG_ADMIN_URL, url.rsplit("/", 1)[1])
+
+    def bookstore(self, db: str) -> Server:
+        url = self.database(db, "bookstore")
         env = bookstore_env(url, self.secret)
         _python(
             ["-m", "flask", "--app", "wsgi", "db", "upgrade"], {**os.environ, **env}
         )
         return self.start(f"bookstore-{db}", "wsgi:app", env, "/healthz")
 
+    def tutorial_app(self, db: str) -> Server:
+        env = {
+            "TUTORIAL_SECRET_KEY": self.secret,
+            "TUTORIAL_DATABASE_URL": self.database(db, "tutorial"),
+        }
+        _python(
+            ["-c", "from bench.tutorial_app import init_db; init_db()"],
+            {**os.environ, **env},
+        )
+        return self.start(f"tutorial-{db}", "bench.tutorial_app:app", env, "/books")
+
     def drop_pg(self) -> None:
-        if not self.pg_db:
-            return
         import psycopg
 
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.pg_db}" WITH (FORCE)')
-        self.pg_db = None
+        while self.pg_dbs:
+            name = self.pg_dbs.pop()
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def seed_bookstore(self, server: Server, db: str) -> dict:
         """Users, tokens and books; return what the scenarios need."""
@@ -234,23 +269,64 @@ class Bench:
                 headers=json_ct,
             ),
         ]
+        for row in rows:
+            row.backends = self.backends(server)
+        return rows
+
+    def tutorial_scenarios(self, server: Server, db: str) -> list[Scenario]:
+        token = seed.tutorial_user(server.port, "tutorial")
+        auth = {"x-access-tokens": token, "Content-Type": "application/json"}
+        for i in range(20):  # the list scenario's page is 20 books
+            request(
+                server.port, "POST", "/books", headers=auth, body=seed.tutorial_book(i)
+            )
+        rows = [
+            Scenario(
+                "tutorial_list",
+                db,
+                server,
+                "/books",
+                headers={"x-access-tokens": token},
+            ),
+            Scenario(
+                "tutorial_create",
+                db,
+                server,
+                "/books",
+                method="POST",
+                body=seed.tutorial_book(0),
+                headers=auth,
+            ),
+        ]
+        if db == "sqlite":  # the password hash is the same work on any database
+            rows.append(
+                Scenario(
+                    "tutorial_login",
+                    db,
+                    server,
+                    "/login",
+                    method="POST",
+                    headers=seed.basic("tutorial"),
+                )
+            )
+        for row in rows:
+            row.backends = self.backends(server)
         return rows
 
     def setup(self) -> None:
         sqlite = self.bookstore("sqlite")
         pg = None if self.smoke or self.args.no_postgres else self.bookstore("pg")
-        tutorial_db = self.tmp / "tutorial.sqlite3"
-        tutorial_env = {
-            "TUTORIAL_SECRET_KEY": self.secret,
-            "TUTORIAL_DATABASE_URL": f"sqlite:///{tutorial_db}",
-        }
-        _python(
-            ["-c", "from bench.tutorial_app import init_db; init_db()"],
-            {**os.environ, **tutorial_env},
+        # The same app on the same database with the per-request line off: the
+        # line's cost, measured on /healthz in the same rounds.
+        quiet = self.start(
+            "bookstore-sqlite-log-off",
+            "wsgi:app",
+            bookstore_env(sqlite.env["DATABASE_URL"], self.secret, log=False),
+            "/healthz",
         )
-        tutorial = self.start(
-            "tutorial", "bench.tutorial_app:app", tutorial_env, "/books"
-        )
+        tutorials = {"sqlite": self.tutorial_app("sqlite")}
+        if pg:
+            tutorials["pg"] = self.tutorial_app("pg")
         for server in self.servers:
             server.wait_ready()
 
@@ -265,66 +341,30 @@ class Bench:
         bare = self.start(
             "bare", "bench.bare_app:app", {"BARE_BYTES": str(list_bytes)}, "/bare"
         )
-
-        tut_token = seed.tutorial_user(tutorial.port, "tutorial")
-        tut_auth = {"x-access-tokens": tut_token}
-        for i in range(20):
-            request(
-                tutorial.port,
-                "POST",
-                "/books",
-                headers={**tut_auth, "Content-Type": "application/json"},
-                body=json.dumps(
-                    {
-                        "name": f"Book {i}",
-                        "author": "Frank Herbert",
-                        "publisher": "Chilton Books",
-                        "book_prize": 10,
-                    }
-                ),
-            )
-        tiers_tut = "tutorial_10000"
-        tut_tier_token = None
-        if not self.smoke:
-            tut_tier_token = seed.tutorial_user(tutorial.port, tiers_tut)
-            seed.tutorial_books(str(tutorial_db), tiers_tut, 10_000)
         bare.wait_ready()
 
         s = [Scenario("bare_ceiling", "-", bare, "/bare")]
         s += self.scenarios_for(sqlite, "sqlite", info["sqlite"])
-        s += [
-            Scenario("tutorial_list", "tutorial", tutorial, "/books", headers=tut_auth),
-            Scenario(
-                "tutorial_create",
-                "tutorial",
-                tutorial,
-                "/books",
-                method="POST",
-                body=json.dumps(
-                    {
-                        "name": "Dune",
-                        "author": "Frank Herbert",
-                        "publisher": "Chilton Books",
-                        "book_prize": 10,
-                    }
-                ),
-                headers={**tut_auth, "Content-Type": "application/json"},
-            ),
-            Scenario(
-                "tutorial_login",
-                "tutorial",
-                tutorial,
-                "/login",
-                method="POST",
-                headers=seed.basic("tutorial"),
-            ),
-        ]
+        s.append(Scenario("healthz_log_off", "sqlite", quiet, "/healthz"))
+        s += self.tutorial_scenarios(tutorials["sqlite"], "sqlite")
         if pg:
             s += self.scenarios_for(pg, "pg", info["pg"])
+            s += self.tutorial_scenarios(tutorials["pg"], "pg")
         self.scenarios = s
         self.info = info
-        self.tutorial = (tutorial, tut_tier_token)
+        self.tutorial = (tutorials["sqlite"], None)
         self.bookstores = {"sqlite": sqlite, **({"pg": pg} if pg else {})}
+
+    def seed_tutorial_tier(self) -> None:
+        """10,000 books for one tutorial user, after the rounds: the tutorial
+        has no index on books.user_id, so they would slow its list scenario."""
+        if self.smoke:
+            return
+        tutorial, _ = self.tutorial
+        token = seed.tutorial_user(tutorial.port, "tutorial_10000")
+        path = tutorial.env["TUTORIAL_DATABASE_URL"].removeprefix("sqlite:///")
+        seed.tutorial_books(path, "tutorial_10000", 10_000)
+        self.tutorial = (tutorial, token)
 
     # ---- measuring ---------------------------------------------------------
     def preflight(self) -> None:
@@ -340,6 +380,7 @@ class Bench:
 
     def measure(self, sc: Scenario, seconds: int) -> dict:
         before = sc.server.cpu_ticks()
+        db_before = sc.backends.ticks() if sc.backends else None
         summary = load.run(
             self.wrk,
             f"http://127.0.0.1:{sc.server.port}{sc.path}",
@@ -349,6 +390,7 @@ class Bench:
             headers=sc.headers,
         )
         used, same_workers = cpu_ms(before, sc.server.cpu_ticks())
+        db_used = cpu_ms(db_before, sc.backends.ticks())[0] if sc.backends else None
         requests = summary["requests"]
         errors = summary["errors"]
         bad = errors["status"] if sc.expect < 400 else requests - errors["status"]
@@ -361,6 +403,9 @@ class Bench:
             "p50_ms": summary["latency_us"]["p50"] / 1000,
             "p99_ms": summary["latency_us"]["p99"] / 1000,
             "cpu_ms_per_req": used / requests if requests else None,
+            "db_cpu_ms_per_req": db_used / requests
+            if requests and db_used is not None
+            else None,
             "unexpected_status": bad,
             "socket_errors": socket_errors,
             "workers_restarted": not same_workers,
@@ -467,6 +512,7 @@ class Bench:
         self.preflight()
         self.rounds()
         rss = {s.name: s.rss_mib() for s in self.servers}
+        self.seed_tutorial_tier()
         self.page_latencies()
         profiles = self.profiles() if self.args.profile else {}
         return report.build(self, rss, profiles)

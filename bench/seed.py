@@ -72,6 +72,18 @@ def book_body(index: int) -> dict:
     }
 
 
+def tutorial_book(index: int) -> str:
+    """A tutorial-app book as its POST /books body (its field names)."""
+    return json.dumps(
+        {
+            "name": f"Book {index}",
+            "author": "Frank Herbert",
+            "publisher": "Chilton Books",
+            "book_prize": 10,
+        }
+    )
+
+
 def tutorial_user(port: int, username: str) -> str:
     """Register on the tutorial app and log in with HTTP Basic; return its token."""
     status, body = _json(

@@ -26,6 +26,7 @@ from bookstore import (
 from bookstore.auth.pats.routes import bp as tokens_bp
 from bookstore.extensions import (
     db,
+    drop_idle_limit_hook,
     engine_options,
     init_migrations,
     limit_store_options,
@@ -96,6 +97,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     app.register_blueprint(health.bp)
     openapi.register(app)
     cli.register(app)
+    drop_idle_limit_hook(app)  # after every route and its limits are registered
     if app.config["CORS_ORIGINS"]:
         CORS(
             app,

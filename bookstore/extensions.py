@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -67,7 +68,9 @@ def engine_options(url: str, config) -> dict:
         # a write waits for another writer's lock before "database is locked".
         return {"connect_args": {"timeout": timeout}}
     options: dict = {
-        "pool_pre_ping": True,  # a connection dropped while idle is replaced, not used
+        # No SELECT per checkout (a round trip per request): _drop_dead_connections
+        # below finds a connection dropped while idle without asking the server.
+        "pool_pre_ping": False,
         "pool_size": config["DB_POOL_SIZE"],
         "pool_timeout": timeout,
         "pool_recycle": 1800,
@@ -83,6 +86,9 @@ def engine_options(url: str, config) -> dict:
             "keepalives_interval": 5,
             "keepalives_count": 3,
             "tcp_user_timeout": timeout * 1000,
+            # Server-side prepared statements after this many executions of a
+            # statement on a connection; None for PgBouncer's transaction pooling.
+            "prepare_threshold": config["DB_PREPARE_THRESHOLD"],
         }
     return options
 
@@ -97,6 +103,27 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")  # memory databases answer "memory"
     cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; no fsync per commit
     cursor.close()
+
+
+@sa.event.listens_for(sa.pool.Pool, "checkout")
+def _drop_dead_connections(dbapi_connection, connection_record, connection_proxy):
+    """Refuse a pooled PostgreSQL connection the server has hung up on.
+
+    An idle connection receives nothing unless the server is ending it (a
+    restart, pg_terminate_backend, a proxy or firewall closing the socket): so
+    anything readable on its socket, or a closed socket, means it is dead. One
+    poll() with no wait, instead of pool_pre_ping's round trip; SQLAlchemy then
+    discards it and checks out another. A peer that vanished without a word is
+    found by the TCP keepalives and the statement timeout, as before.
+    """
+    if type(dbapi_connection).__module__.split(".")[0] != "psycopg":
+        return
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise sa.exc.DisconnectionError("connection closed")
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    if poller.poll(0):
+        raise sa.exc.DisconnectionError("the server closed the connection")
 
 
 # Seconds a rate-limited request waits for the store; Redis answers in well under
@@ -121,3 +148,26 @@ limiter = Limiter(
     headers_enabled=True,  # X-RateLimit-* and Retry-After
     strategy="moving-window",
 )
+
+
+def drop_idle_limit_hook(app) -> None:
+    """Remove Flask-Limiter's before-request check when it has nothing to check.
+
+    That hook evaluates only app-wide limits (application, default, meta and
+    blueprint limits); the per-route limits (`@limiter.limit`) are checked by
+    their own decorators. We set no app-wide limit, and finding that out again
+    on every request was a large share of a /healthz (bench/README.md). Call it
+    once every blueprint is registered; an app-wide limit keeps the hook.
+    """
+    manager = limiter.limit_manager
+    if (
+        manager.application_limits
+        or manager.default_limits
+        or getattr(limiter, "_meta_limits", None)
+        or any(manager.blueprint_limits(app, name) for name in app.blueprints)
+    ):
+        return
+    hooks = app.before_request_funcs.get(None, [])
+    app.before_request_funcs[None] = [
+        hook for hook in hooks if hook != limiter._check_request_limit
+    ]

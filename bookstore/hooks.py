@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from random import getrandbits
 
 from flask import Flask, Response, current_app, g, request
 
-log = logging.getLogger("bookstore.request")
+from bookstore.logs import log_request, request_logging
 
 # A client's id is echoed only if it is short and harmless in headers and logs.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -34,34 +33,35 @@ def _new_id() -> str:
 
 def _start() -> None:
     g.started = time.perf_counter()
-    supplied = request.headers.get("X-Request-ID", "")
+    supplied = request.environ.get("HTTP_X_REQUEST_ID", "")
     g.request_id = supplied if _SANE_REQUEST_ID.fullmatch(supplied) else _new_id()
 
 
 def _finish(response: Response) -> Response:
+    # The request's objects looked up once: each use of a context proxy
+    # (g, request, current_app) is a lookup of its own, and this runs every time.
+    context = g._get_current_object()
     headers = response.headers
-    headers.set("X-Request-ID", g.get("request_id") or _new_id())
+    headers.set("X-Request-ID", getattr(context, "request_id", None) or _new_id())
     # One pass over the headers the view set (a view's own CSP wins), not a
-    # setdefault scan per security header: this hook runs on every response.
+    # setdefault scan per security header.
     present = {name.lower() for name in headers.keys()}
     for lower, name, value in current_app.extensions["bookstore.default_headers"]:
         if lower not in present:
             headers.add(name, value)
-    if not log.isEnabledFor(logging.INFO):  # don't build the record to drop it
+    if not request_logging():
         return response
-    started = g.get("started")
-    log.info(
-        "request",
-        extra={
-            "method": request.method,
-            "path": request.path,  # no query string: it may carry search terms
-            "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2)
-            if started
-            else None,
-            "request_id": g.get("request_id"),
-            "user_id": g.get("user_public_id"),
-        },
+    started = getattr(context, "started", None)
+    current = request._get_current_object()
+    log_request(
+        method=current.method,
+        path=current.path,  # no query string: it may carry search terms
+        status=response.status_code,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2)
+        if started
+        else None,
+        request_id=getattr(context, "request_id", None),
+        user_id=getattr(context, "user_public_id", None),
     )
     return response
 

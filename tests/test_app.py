@@ -67,21 +67,63 @@ def test_request_id_appears_in_error_body(client):
     assert response.json["request_id"] == "trace-me"
 
 
-def test_one_json_log_line_per_request(client, caplog):
-    caplog.set_level(logging.INFO, logger="bookstore")
-
+def test_one_json_log_line_per_request(client, capfd):
     client.get(
         "/healthz?secret=1",
         headers={"X-Request-ID": "log-me", "Authorization": "Bearer sekrit"},
     )
 
-    records = [r for r in caplog.records if r.name == "bookstore.request"]
-    assert len(records) == 1
-    record = records[0]
-    assert (record.method, record.path, record.status) == ("GET", "/healthz", 200)
-    assert record.request_id == "log-me"
-    assert record.duration_ms >= 0
-    assert "sekrit" not in caplog.text and "secret=1" not in caplog.text
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines()]
+    requests = [line for line in lines if line.get("logger") == "bookstore.request"]
+    assert len(requests) == 1
+    line = requests[0]
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/healthz", 200)
+    assert line["request_id"] == "log-me"
+    assert line["duration_ms"] >= 0
+    assert line["user_id"] is None
+    assert "sekrit" not in json.dumps(lines) and "secret=1" not in json.dumps(lines)
+
+
+def test_the_request_line_is_what_the_json_formatter_writes(monkeypatch, capfd):
+    from bookstore import logs
+
+    fields = {
+        "method": "GET",
+        "path": "/api/v1/books/\u00e9t\u00e9",
+        "status": 200,
+        "duration_ms": 1.25,
+        "request_id": "r1",
+        "user_id": "6a1f0a3e-0000-4000-8000-000000000000",
+    }
+    for now in (1764547200.0, 1764547200.9995, 1764547259.0004, 1764547299.999999):
+        monkeypatch.setattr(logs.time, "time", lambda now=now: now)
+        record = logging.makeLogRecord(
+            {
+                "name": "bookstore.request",
+                "msg": "request",
+                "levelno": logging.INFO,
+                "levelname": "INFO",
+                "created": now,
+                **fields,
+            }
+        )
+
+        logs.log_request(**fields)
+
+        written = capfd.readouterr().err
+        assert written.count("\n") == 1 and written.endswith("\n")
+        expected = json.loads(logs.JSONFormatter().format(record))
+        assert list(json.loads(written).items()) == list(expected.items())
+
+
+def test_the_request_line_follows_the_log_level(client, capfd):
+    logging.getLogger("bookstore").setLevel(logging.WARNING)
+    try:
+        client.get("/healthz")
+    finally:
+        logging.getLogger("bookstore").setLevel(logging.INFO)
+
+    assert "bookstore.request" not in capfd.readouterr().err
 
 
 def test_log_lines_are_json_with_the_request_fields():

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import g, request
+from sqlalchemy.exc import SQLAlchemyError
 
-from bookstore.auth import services
+from bookstore.auth import services, sessioncheck
 from bookstore.auth.models import User
 from bookstore.auth.pats import guard as pat_guard
 from bookstore.errors import Forbidden, MissingToken
@@ -47,11 +48,46 @@ def token_required(view: Callable) -> Callable:
             g.user_public_id = str(g.current_session.user.public_id)
             return view(*args, **kwargs)
         claims = tokens.decode(token, tokens.ACCESS)
-        g.current_session = services.authenticated_session(claims["sub"], claims["sid"])
+        if request.method in sessioncheck.SAFE_METHODS:
+            g.read_only = True
+            return _deferred(view, claims, args, kwargs)
+        if getattr(view, CHECKS_IN_STATEMENT, False):
+            return _deferred(view, claims, args, kwargs)
+        g.current_session = sessioncheck.check_now(claims["sub"], claims["sid"])
         g.user_public_id = claims["sub"]
         return view(*args, **kwargs)
 
     return wrapper
+
+
+CHECKS_IN_STATEMENT = "checks_session_in_statement"
+
+
+def session_check_in_statement(view: Callable) -> Callable:
+    """Mark a write view (under token_required) whose write carries the session
+    check in its own statement. Its other paths must settle the check (call
+    current_caller()) before writing anything."""
+    setattr(view, CHECKS_IN_STATEMENT, True)
+    return view
+
+
+def _deferred(view: Callable, claims: dict, args, kwargs):
+    """Run a view with the session check riding on its first statement.
+
+    The check is settled before anything leaves: a dead session is a 401 even
+    if the view read nothing, or failed (a 404 must not answer a revoked token).
+    """
+    sessioncheck.defer(claims["sub"], claims["sid"])
+    try:
+        result = view(*args, **kwargs)
+    except SQLAlchemyError:
+        raise  # the database failed: the check cannot run either (a 503)
+    except Exception:
+        sessioncheck.settle()
+        raise
+    sessioncheck.settle()
+    g.user_public_id = claims["sub"]
+    return result
 
 
 def admin_required(view: Callable) -> Callable:
@@ -67,9 +103,15 @@ def admin_required(view: Callable) -> Callable:
     return wrapper
 
 
-def current_caller() -> services.Caller:
-    """Who is calling: ids and role, as the guard's one query saw them."""
-    return g.current_session.user
+def current_caller() -> sessioncheck.Caller:
+    """Who is calling: ids and role, as the session check saw them."""
+    return sessioncheck.settle().user
+
+
+def current_viewer() -> sessioncheck.Viewer | sessioncheck.Caller:
+    """The caller for a read-only view, without running a pending session check
+    (the view's first read carries it)."""
+    return sessioncheck.viewer()
 
 
 def current_user() -> User:
@@ -79,5 +121,5 @@ def current_user() -> User:
     return g.current_user
 
 
-def current_session() -> services.SessionRef | pat_guard.TokenRef:
-    return g.current_session
+def current_session() -> sessioncheck.SessionRef | pat_guard.TokenRef:
+    return sessioncheck.settle()

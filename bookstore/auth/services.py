@@ -12,17 +12,12 @@ from sqlalchemy.exc import IntegrityError
 
 from bookstore import clock
 from bookstore.auth.models import AuthSession, User
+from bookstore.auth.sessioncheck import Caller, SessionRef, token_ids
 from bookstore.errors import Conflict, InvalidCredentials, NotFound, ValidationFailed
 from bookstore.extensions import db
 from bookstore.logs import audit
 from bookstore.security import passwords, tokens
-from bookstore.security.tokens import (
-    TokenError,
-    TokenExpired,
-    TokenReused,
-    TokenRevoked,
-)
-from bookstore.statements import prebuilt
+from bookstore.security.tokens import TokenExpired, TokenReused, TokenRevoked
 
 USERNAME_MAX = 32  # the column's size: a longer name cannot belong to anyone
 
@@ -188,72 +183,6 @@ def _pair(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """The authenticated user as the guard's query saw them: ids and role.
-
-    Enough for every ownership and admin check; the guards load the full User
-    row only for the endpoints that show or change it.
-    """
-
-    id: int
-    public_id: uuid.UUID
-    is_admin: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRef:
-    """The caller's session as the guard saw it: enough to revoke or compare it."""
-
-    id: int
-    public_id: uuid.UUID
-    user: Caller
-
-
-def _token_ids(subject: str, session_id: str) -> tuple[uuid.UUID, uuid.UUID]:
-    try:
-        return uuid.UUID(subject), uuid.UUID(session_id)
-    except ValueError:
-        raise TokenError("The token is invalid.") from None
-
-
-_users, _sessions = User.__table__, AuthSession.__table__
-# Built once, on the tables: constructing the statement per request cost as much
-# as running it, and loading an ORM object as much again; prebuilt() saves the
-# per-execution cache key too.
-_SESSION_CHECK = prebuilt(
-    sa.select(_users.c.id, _users.c.is_admin, _sessions.c.id, _sessions.c.expires_at)
-    .select_from(_users.join(_sessions, _sessions.c.user_id == _users.c.id))
-    .where(
-        _sessions.c.public_id == sa.bindparam("sid"),
-        _sessions.c.revoked_at.is_(None),
-        _users.c.public_id == sa.bindparam("sub"),
-        _users.c.is_active.is_(True),
-    )
-)
-
-
-def authenticated_session(subject: str, session_id: str) -> SessionRef:
-    """The guard's check: the access token's session is alive and its user active.
-
-    One indexed query per authenticated request (unique auth_sessions.public_id,
-    joined to users): revocation takes effect at once on every worker and
-    instance. Raise TokenRevoked otherwise.
-    """
-    sub, sid = _token_ids(subject, session_id)
-    row = (
-        db.session.connection()
-        .execute(_SESSION_CHECK, {"sid": sid, "sub": sub})
-        .first()
-    )
-    if row is None:
-        raise TokenRevoked("The token's session has ended; log in again.")
-    if clock.as_utc(row[3]) <= clock.utcnow():  # within the JWT leeway of its end
-        raise TokenExpired("The session has expired; log in again.")
-    user_id, is_admin, session_row_id, _ = row
-    return SessionRef(session_row_id, sid, Caller(user_id, sub, is_admin))
-
-
 def load_user(caller: Caller) -> User:
     """The caller's full User row, for the endpoints that show or change it."""
     user = db.session.get(User, caller.id)
@@ -268,7 +197,7 @@ def live_session(subject: str, session_id: str) -> AuthSession:
     The refresh path needs the rotation state; raise TokenRevoked if the session or
     user is gone.
     """
-    sub, sid = _token_ids(subject, session_id)
+    sub, sid = token_ids(subject, session_id)
     session = db.session.scalar(
         sa.select(AuthSession).where(AuthSession.public_id == sid)
     )

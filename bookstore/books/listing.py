@@ -10,25 +10,27 @@ import sqlalchemy as sa
 
 from bookstore import pagination
 from bookstore.auth.models import User
-from bookstore.auth.services import Caller
+from bookstore.auth.sessioncheck import CALLER, Caller, Guarded, Viewer
 from bookstore.books import cursors, queries
 from bookstore.books.models import SHELF_TOTAL as _SHELF_TOTAL
 from bookstore.books.models import Book
 from bookstore.errors import Forbidden
 from bookstore.extensions import db
 from bookstore.sqltext import RFC3339, UUIDText
-from bookstore.statements import prebuilt
 
 _BOOKS = Book.__table__
 
 
-def _listed_owner(viewer: Caller, owner: uuid.UUID | None) -> tuple[int | None, str]:
+def _listed_owner(
+    viewer: Caller | Viewer, owner: uuid.UUID | None
+) -> tuple[object, str]:
     """Whose books a listing shows: the caller's, or for admins `owner`'s.
 
-    Returns the owner's row id (None: no such user) and public id.
+    Returns the owner's row id (CALLER: the caller's own; None: no such user)
+    and public id.
     """
     if owner is None or owner == viewer.public_id:
-        return viewer.id, str(viewer.public_id)
+        return CALLER, str(viewer.public_id)
     if not viewer.is_admin:
         # The same 403 whether or not that user exists: no existence oracle.
         raise Forbidden("Only administrators may list another user's books.")
@@ -61,13 +63,15 @@ LISTED_COLUMNS = (
 # The unfiltered listing, one statement per sort, built once: the page and the
 # owner's total from the trigger-kept counter (never a count(*) over the shelf)
 # in one round trip, both read from the same snapshot.
+# For the caller's own shelf the session check runs in the same statement.
 _UNFILTERED_PAGE = {
-    sort: prebuilt(
+    sort: Guarded(
         sa.select(*LISTED_COLUMNS, _SHELF_TOTAL.scalar_subquery().label("shelf_total"))
         .where(_BOOKS.c.owner_id == sa.bindparam("owner_id"))
         .order_by(*queries.order(sort))
         .limit(sa.bindparam("limit"))
-        .offset(sa.bindparam("offset"))
+        .offset(sa.bindparam("offset")),
+        owner_param="owner_id",
     )
     for sort in queries.SORTS
 }
@@ -91,7 +95,7 @@ def _after(sort: str) -> sa.ColumnElement[bool]:
 # position: the same page-and-total statement, seeking on the sort's index
 # instead of skipping OFFSET rows, with the last row's position columns.
 _UNFILTERED_CURSOR_PAGE = {
-    (sort, started): prebuilt(
+    (sort, started): (
         sa.select(
             *LISTED_COLUMNS,
             _SHELF_TOTAL.scalar_subquery().label("shelf_total"),
@@ -108,7 +112,7 @@ _UNFILTERED_CURSOR_PAGE = {
 
 
 def list_books(
-    viewer: Caller,
+    viewer: Caller | Viewer,
     *,
     page: int = 1,
     per_page: int = pagination.DEFAULT_PER_PAGE,
@@ -136,6 +140,8 @@ def list_books(
         "max_price": max_price,
     }
     filters = queries.filters(db.session.get_bind().dialect.name, **chosen)
+    if owner_id is CALLER and (filters or cursor is not None):
+        owner_id = viewer.id  # only the unfiltered page carries the session check
     if cursor is not None:
         scope = {
             "viewer": str(viewer.public_id),
@@ -154,7 +160,7 @@ def list_books(
         total = rows[0].match_total if rows else pagination.count(statement)
         result = pagination.Page(items=rows, page=page, per_page=per_page, total=total)
     else:
-        result = _unfiltered_page(owner_id, sort, page, per_page)
+        result = _unfiltered_page(viewer, owner_id, sort, page, per_page)
     return Shelf(result, owner_public_id)
 
 
@@ -208,15 +214,14 @@ def _cursor_page(
     return pagination.CursorPage(rows, per_page, total, next_cursor)
 
 
-def _unfiltered_page(owner_id: int, sort: str, page: int, per_page: int):
-    rows = (
-        db.session.connection()
-        .execute(
-            _UNFILTERED_PAGE[sort],
-            {"owner_id": owner_id, "limit": per_page, "offset": (page - 1) * per_page},
-        )
-        .all()
+def _unfiltered_page(
+    viewer: Caller | Viewer, owner_id, sort: str, page: int, per_page: int
+):
+    rows = _UNFILTERED_PAGE[sort].rows(
+        {"limit": per_page, "offset": (page - 1) * per_page}, owner=owner_id
     )
+    if owner_id is CALLER and not rows:
+        owner_id = viewer.id  # settles the session check on its own
     total = _shelf_total(owner_id, rows)
     return pagination.Page(items=rows, page=page, per_page=per_page, total=total)
 

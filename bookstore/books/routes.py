@@ -6,7 +6,12 @@ import click
 from flask import Blueprint, Response, json, request, url_for
 
 from bookstore import pagination
-from bookstore.auth.guards import current_caller, token_required
+from bookstore.auth.guards import (
+    current_caller,
+    current_viewer,
+    session_check_in_statement,
+    token_required,
+)
 from bookstore.auth.scopes import BOOKS_READ, BOOKS_WRITE, scope
 from bookstore.books import counts, idempotency, listing, services
 from bookstore.books.models import Book
@@ -66,12 +71,13 @@ def _send(stored: idempotency.StoredResponse) -> Response:
 @scope(BOOKS_WRITE)
 @token_required
 @write_limited
+@session_check_in_statement  # the plain create; the other path settles first
 def create_book():
     """Add a book to the caller's shelf; an Idempotency-Key makes retries safe."""
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
     body = json_body()
     if key is None:
-        book = services.create_book(current_caller(), **book_schema.load(body))
+        book = services.create_book_checked(**book_schema.load(body))
         return _send(_render_created(book))
     digest = idempotency.fingerprint(body)
     stored = idempotency.replay(current_caller(), key, digest)
@@ -92,7 +98,7 @@ def create_book():
 def list_books():
     """The caller's books (admins: any user's with `owner`), paginated and sorted."""
     shelf = listing.list_books(
-        current_caller(), **pagination.parse_args(book_query_schema)
+        current_viewer(), **pagination.parse_args(book_query_schema)
     )
     return pagination.respond(
         shelf.page, lambda rows: dump_books(rows, shelf.owner_public_id)
@@ -104,7 +110,7 @@ def list_books():
 @token_required
 def get_book(book_id):
     """One book the caller may see; If-None-Match gives 304."""
-    book = services.get_visible_book(current_caller(), book_id)
+    book = services.read_visible_book(book_id)
     if request.if_none_match.contains_weak(book.etag):
         response = Response(status=304)
         response.set_etag(book.etag)

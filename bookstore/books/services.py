@@ -13,8 +13,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ETags
 
 from bookstore import clock
-from bookstore.auth.services import Caller
-from bookstore.books.models import SHELF_TOTAL, Book
+from bookstore.auth import sessioncheck
+from bookstore.auth.models import AuthSession
+from bookstore.auth.sessioncheck import Caller, Guarded, settle
+from bookstore.books.models import SHELF_TOTAL, Book, BookCount
 from bookstore.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from bookstore.extensions import db
 from bookstore.locks import lock_user
@@ -36,12 +38,13 @@ def create_book(owner: Caller, **fields) -> Book:
     return book
 
 
-def new_book(owner: Caller, fields: dict) -> Book:
-    """A Book with every column's value set here, ready to insert and render."""
+def new_book(owner: Caller | None, fields: dict) -> Book:
+    """A Book with every column's value set here, ready to insert and render
+    (the owner's id later when the INSERT takes it from the session check)."""
     now = clock.utcnow()
     return Book(
         public_id=uuid.uuid4(),
-        owner_id=owner.id,
+        owner_id=owner.id if owner is not None else None,
         version=1,
         created_at=now,
         updated_at=now,
@@ -79,9 +82,100 @@ def _check_room(owner_id: int) -> None:
         )
 
 
+# The caller's create on PostgreSQL, one statement in autocommit: the session
+# check (expiry included) and an INSERT of its row only if the check found one.
+_CHECK = sessioncheck.SESSION_CHECK.where(
+    AuthSession.__table__.c.expires_at > sa.bindparam("now")
+).cte("caller")
+_COUNTS = BookCount.__table__
+# Only while the shelf is far from full: the statement takes no lock, so it
+# inserts only when even ROOM_MARGIN creates in flight at once could not pass
+# MAX_BOOKS_PER_USER; nearer the cap, create_book's locked path decides.
+ROOM_MARGIN = 1000
+_HAS_ROOM = sa.select(sa.func.coalesce(sa.func.sum(_COUNTS.c.books), 0)).where(
+    _COUNTS.c.owner_id == _CHECK.c.caller_id
+).scalar_subquery() < sa.bindparam("room_below")
+_CREATED = (
+    _BOOKS.insert()
+    .from_select(
+        list(_INSERTED),
+        sa.select(
+            *(
+                _CHECK.c.caller_id
+                if key == "owner_id"
+                else sa.bindparam(key, type_=_BOOKS.c[key].type)
+                for key in _INSERTED
+            )
+        ).where(_HAS_ROOM),
+    )
+    .returning(_BOOKS.c.id)
+    .cte("created")
+)
+_CREATE_CHECKED = sa.select(
+    _CHECK,
+    sa.select(sa.func.count()).select_from(_CREATED).scalar_subquery().label("n"),
+)
+
+
+def create_book_checked(**fields) -> Book:
+    """create_book for the caller while the session check is pending; on
+    PostgreSQL the check and the INSERT are one statement, one round trip.
+
+    Raises TokenRevoked (no book) or Conflict (duplicate ISBN)."""
+    pending = sessioncheck.pending()
+    if pending is None or db.session.get_bind().dialect.name != "postgresql":
+        return create_book(settle().user, **fields)
+    connection = db.session.connection(
+        execution_options={"isolation_level": "AUTOCOMMIT"}  # one statement
+    )
+    sub, sid = pending
+    book = new_book(None, fields)
+    values = {key: getattr(book, key) for key in _INSERTED if key != "owner_id"}
+    room_below = current_app.config["MAX_BOOKS_PER_USER"] - ROOM_MARGIN
+    try:
+        row = connection.execute(
+            _CREATE_CHECKED,
+            {
+                **values,
+                "sid": sid,
+                "sub": sub,
+                "now": clock.utcnow(),
+                "room_below": room_below,
+            },
+        ).first()
+    except IntegrityError:  # the (owner_id, isbn) unique constraint
+        db.session.rollback()
+        settle()  # the check found the session (the row was inserted from it)
+        raise Conflict(DUPLICATE_ISBN) from None
+    if row is None:  # nothing inserted; the check alone tells revoked from expired
+        settle()
+    caller = sessioncheck.settled_by(row, sub, sid).user
+    if not row.n:  # the shelf is near its cap: the locked path counts exactly
+        db.session.rollback()  # out of autocommit: the lock needs a transaction
+        return create_book(caller, **fields)
+    book.owner_id = caller.id
+    return book
+
+
 def get_visible_book(viewer: Caller, book_id: uuid.UUID) -> Book:
     """Return the book if `viewer` owns it or is an admin, else raise NotFound."""
     book = db.session.scalar(sa.select(Book).where(Book.public_id == book_id))
+    return _visible(viewer, book)
+
+
+_BOOK_BY_ID = Guarded(
+    sa.select(Book).where(Book.public_id == sa.bindparam("book_id")), entity=Book
+)
+
+
+def read_visible_book(book_id: uuid.UUID) -> Book:
+    """get_visible_book for a read-only request: the book and the caller's
+    session check in one statement."""
+    rows = _BOOK_BY_ID.rows({"book_id": book_id})
+    return _visible(settle().user, rows[0][0] if rows else None)
+
+
+def _visible(viewer: Caller, book: Book | None) -> Book:
     if book is None or not (viewer.is_admin or book.owner_id == viewer.id):
         raise NotFound("Book not found.")  # same answer for "absent" and "not yours"
     return book

@@ -9,8 +9,6 @@ from __future__ import annotations
 from flask import Blueprint, Flask, current_app
 from flask_swagger_ui import get_swaggerui_blueprint
 
-from bookstore.openapi.spec import build_spec
-
 API = "/api/v1"
 DOCS_URL, SPEC_URL = f"{API}/docs", f"{API}/openapi.json"
 
@@ -20,6 +18,10 @@ docs_bp = Blueprint("openapi", __name__)
 @docs_bp.get("/openapi.json")
 def openapi_document():
     """The OpenAPI 3 document of this API."""
+    # apispec loads on first use: a worker that never serves the document
+    # does not carry it.
+    from bookstore.openapi.spec import build_spec
+
     cache = current_app.extensions.setdefault("bookstore", {})
     if "openapi" not in cache:  # the routes do not change after start-up
         cache["openapi"] = build_spec(current_app)

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from bookstore.extensions import limiter
 from tests.auth.helpers import API
 from tests.conftest import PASSWORD
 
@@ -122,3 +123,39 @@ def test_an_unreachable_limit_store_is_503_not_500(make_app):
 
     assert response.status_code == 503
     assert response.json["code"] == "service_unavailable"
+
+
+def test_the_per_request_limit_hook_is_dropped_only_when_it_has_nothing_to_check(
+    make_app,
+):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://")
+
+    # The slow reference: Flask-Limiter's own before-request check, on every
+    # route, finds no limit to evaluate (route limits run in their decorators).
+    assert limiter._check_request_limit not in app.before_request_funcs[None]
+    for rule in app.url_map.iter_rules():
+        path = rule.rule.replace("<uuid:book_id>", str(uuid.uuid4())).replace(
+            "<uuid:session_id>", str(uuid.uuid4())
+        )
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            with app.test_request_context(path, method=method):
+                limiter._check_request_limit()
+                assert limiter.current_limits == [], (rule.rule, method)
+
+
+def test_an_app_wide_limit_keeps_the_hook_and_limits_every_route(make_app):
+    limiter.limit_manager.set_default_limits([])
+    try:
+        app = make_app(
+            RATELIMIT_ENABLED=True,
+            RATELIMIT_STORAGE_URI="memory://",
+            RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}",
+            RATELIMIT_DEFAULT="2/minute",
+        )
+        client = app.test_client()
+        statuses = [client.get("/healthz").status_code for _ in range(3)]
+    finally:
+        limiter.limit_manager.set_default_limits([])
+
+    assert limiter._check_request_limit in app.before_request_funcs[None]
+    assert statuses == [200, 200, 429]

@@ -125,3 +125,32 @@ def test_connection_dying_after_the_response_is_built_does_not_become_a_500(
     proxy.restore()
     with app.app_context():
         assert db.session.execute(sa.text("SELECT 1")).scalar() == 1
+
+
+def test_pooled_connections_the_server_ended_are_replaced_without_a_ping(
+    backend, database_url, client, register, login
+):
+    if backend != "postgresql":
+        pytest.skip("needs a server that can end a connection")
+    register("survivor")
+    headers = {"Authorization": f"Bearer {login('survivor')['access_token']}"}
+    assert client.get("/api/v1/books", headers=headers).status_code == 200
+    with psycopg.connect(_conninfo(database_url), autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+        deadline = time.monotonic() + 10
+        while admin.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+    statuses = [
+        client.get("/api/v1/books", headers=headers).status_code for _ in range(3)
+    ]
+
+    assert ended, "the app held a pooled connection"
+    assert statuses == [200, 200, 200]

@@ -20,7 +20,6 @@ from bookstore.extensions import db
 from bookstore.logs import audit
 from bookstore.memo import remember
 from bookstore.security.tokens import TokenError, TokenExpired, TokenRevoked
-from bookstore.statements import prebuilt
 
 __all__ = ["TokenRef", "authenticate", "is_pat"]
 
@@ -46,7 +45,7 @@ DIGEST_CACHE_SIZE = 1024
 _users, _pats = User.__table__, PersonalAccessToken.__table__
 # One indexed query (unique token_digest, joined to users), built once as the
 # session check is.
-_TOKEN_CHECK = prebuilt(
+_TOKEN_CHECK = (
     sa.select(
         _users.c.id,
         _users.c.public_id,
@@ -61,7 +60,7 @@ _TOKEN_CHECK = prebuilt(
     .select_from(_pats.join(_users, _pats.c.user_id == _users.c.id))
     .where(_pats.c.token_digest == sa.bindparam("digest"))
 )
-_TOUCH = prebuilt(
+_TOUCH = (
     sa.update(_pats)
     .where(
         _pats.c.id == sa.bindparam("token_id"),
