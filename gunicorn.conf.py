@@ -27,3 +27,11 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """Start the worker's mail sender as it boots (docs/account-recovery.md)."""
+    if "bookstore.mail" in getattr(worker.wsgi, "extensions", {}):
+        from bookstore.mail import sender
+
+        sender.start(worker.wsgi)

@@ -10,7 +10,19 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
-from bookstore import auth, books, cli, errors, health, hooks, logs, openapi, users
+from bookstore import (
+    auth,
+    books,
+    cli,
+    errors,
+    health,
+    hooks,
+    logs,
+    mail,
+    openapi,
+    recovery,
+    users,
+)
 from bookstore.extensions import db, engine_options, init_migrations, limiter
 from bookstore.web import APIRequest, FastJSON, NoSessions
 
@@ -64,11 +76,13 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     errors.register(app)
     hooks.register(app)
     app.register_blueprint(auth.bp, url_prefix=f"{API}/auth")
+    app.register_blueprint(recovery.bp, url_prefix=f"{API}/auth")
     app.register_blueprint(users.bp, url_prefix=f"{API}/users")
     app.register_blueprint(books.bp, url_prefix=f"{API}/books")
     app.register_blueprint(health.bp)
     openapi.register(app)
     cli.register(app)
+    mail.register(app)
     if app.config["CORS_ORIGINS"]:
         CORS(
             app,
