@@ -73,7 +73,7 @@ def parse_url(
     if starttls not in {"true", "false"}:
         raise ConfigError("SMTP_URL's starttls option must be true or false.")
     if parts.scheme == "smtps" and starttls == "true":
-        raise ConfigError("smtps:// is TLS already; drop ?starttls=true.")
+        raise ConfigError("SMTP_URL: smtps:// is TLS already; drop ?starttls=true.")
     return SMTPSettings(
         host=parts.hostname,
         port=port,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import ssl
@@ -23,13 +24,18 @@ class Recorder:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refusals: list[str] = []  # e.g. "451 4.3.0 Try later", used in order
         self.always_refuse: str | None = None
+        self.refused = 0  # DATA commands answered with a refusal
+        self.delay = 0.0  # seconds to think before answering DATA
         self.changed = threading.Condition()
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         refusal = self.always_refuse or (
             self.refusals.pop(0) if self.refusals else None
         )
         if refusal:
+            self.refused += 1
             return refusal
         message = email.message_from_bytes(
             envelope.content, policy=email.policy.default
@@ -73,7 +79,7 @@ class SMTPServer:
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
         ok = (auth_data.login.decode(), auth_data.password.decode()) == self.credentials
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # False: answer 535 itself
 
     def stop(self) -> None:
         if self.controller is not None:
