@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from bookstore import mail
@@ -20,21 +19,9 @@ def status() -> None:
 
 
 @mail_cli.command("send")
-@click.option(
-    "--watch", is_flag=True, help="Keep sending (as the serving processes do)."
-)
-def send(watch: bool) -> None:
+def send() -> None:
     """Deliver the messages due now (the serving processes do this by themselves)."""
     if not mail.available():
         raise click.ClickException("SMTP_URL is not set: no mail can be sent.")
-    if watch:
-        app = current_app._get_current_object()
-        loop = sender.Sender(app)
-        loop.start()
-        try:
-            loop.join()
-        except KeyboardInterrupt:
-            loop.stop()
-        return
     outcomes = sender.deliver_due(sender.worker_name())
     click.echo(", ".join(f"{state}: {count}" for state, count in outcomes.items()))

@@ -45,8 +45,8 @@ class OutboxMessage(db.Model):
     )
     # Past this, the message is useless (its code has expired): failed, not sent.
     expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    # The claim: which sender holds the row, and until when (a lease, so a row
-    # whose sender died is claimed again).
+    # The claim: which sender holds the row (or made the last attempt), and until
+    # when (a lease, so a row whose sender died is claimed again).
     claimed_by: Mapped[str | None] = mapped_column(sa.String(64))
     claimed_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(sa.String(500))

@@ -102,11 +102,12 @@ def claim(worker: str, *, limit: int) -> list[sa.Row]:
 
 
 def _finish(message_id: int, worker: str, **values) -> bool:
-    """Record an outcome, only if `worker` still holds the claim."""
+    """Record an outcome, only if `worker` still holds the claim (claimed_by
+    stays: which sender made the last attempt)."""
     result = db.session.execute(
         sa.update(_t)
         .where(_t.c.id == message_id, _t.c.claimed_by == worker, _t.c.status == SENDING)
-        .values(claimed_by=None, claimed_until=None, **values)
+        .values(claimed_until=None, **values)
     )
     db.session.commit()
     return result.rowcount == 1

@@ -49,6 +49,7 @@ def request_reset(email: str, *, request_id: str | None) -> int:
     (any case), in one transaction; return how many (never shown to clients)."""
     email = email.strip()
     if not _searchable(email):
+        audit("password_reset_requested", user_id=None)
         return 0
     users = db.session.scalars(
         sa.select(User).where(
@@ -90,8 +91,8 @@ def request_reset(email: str, *, request_id: str | None) -> int:
         _purge_spent(users, now)
         db.session.commit()
         mail_sender.wake()
-    for user in users:
-        audit("password_reset_requested", user_id=str(user.public_id))
+    for user in users or [None]:  # an unknown address is an event too
+        audit("password_reset_requested", user_id=user and str(user.public_id))
     return len(users)
 
 
@@ -141,6 +142,7 @@ def confirm_reset(
     ).first()
     now = clock.utcnow()
     if row is None:
+        audit("password_reset_refused", user_id=None)
         raise invalid
     reset, user = row
     if (
