@@ -12,7 +12,8 @@ from bookstore import clock
 from bookstore.extensions import db
 from bookstore.mail.models import FAILED, PENDING, SENDING, SENT, OutboxMessage
 
-LEASE = timedelta(seconds=120)  # a claim outlives any send (SMTP_TIMEOUT per step)
+# A claim must outlive any send: about a dozen SMTP steps, each up to SMTP_TIMEOUT.
+LEASE_PER_TIMEOUT = 12
 MAX_BACKOFF = 600
 _t = OutboxMessage.__table__
 
@@ -60,7 +61,7 @@ def any_due() -> bool:
     )
 
 
-def claim(worker: str, *, limit: int) -> list[sa.Row]:
+def claim(worker: str, *, limit: int, timeout: int) -> list[sa.Row]:
     """Claim up to `limit` due messages for `worker`, atomically, and commit.
 
     PostgreSQL: the candidates are locked FOR UPDATE SKIP LOCKED, so concurrent
@@ -82,7 +83,7 @@ def claim(worker: str, *, limit: int) -> list[sa.Row]:
         .values(
             status=SENDING,
             claimed_by=worker,
-            claimed_until=now + LEASE,
+            claimed_until=now + timedelta(seconds=LEASE_PER_TIMEOUT * timeout),
             attempts=_t.c.attempts + 1,
         )
         .returning(

@@ -82,7 +82,9 @@ def deliver_due(worker: str) -> dict[str, int]:
     """Deliver every message due now (claiming BATCH at a time); count outcomes."""
     outcomes = {"sent": 0, "pending": 0, "failed": 0}
     while outbox.any_due():
-        rows = outbox.claim(worker, limit=BATCH)
+        rows = outbox.claim(
+            worker, limit=BATCH, timeout=current_app.config["SMTP_TIMEOUT"]
+        )
         if not rows:
             break  # another sender took them
         for row in rows:

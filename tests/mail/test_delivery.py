@@ -128,10 +128,12 @@ def test_a_crashed_senders_claim_is_taken_over_after_its_lease(
 ):
     ask_reset(client, "alice@example.com")
     with app.app_context():
-        assert len(outbox.claim("crashed-worker", limit=5)) == 1  # and never finishes
+        assert (
+            len(outbox.claim("crashed-worker", limit=5, timeout=10)) == 1
+        )  # and never finishes
 
     during_lease = send_mail(app)
-    move_clock(monkeypatch, 121)
+    move_clock(monkeypatch, 121)  # the lease: 12 x SMTP_TIMEOUT (10 s)
     after_lease = send_mail(app)
 
     assert during_lease.strip() == "sent: 0, pending: 0, failed: 0"
