@@ -47,7 +47,8 @@ def _transmit(message: EmailMessage) -> None:
         smtp.send(settings, message)
     elif current_app.config["ENV_NAME"] != "production":
         # Development without SMTP_URL: the message goes to the log (code and all).
-        log.info("mail not sent (no SMTP_URL):\n%s", message.get_body(("plain",)))
+        text = message.get_body(("plain",)).get_content()
+        log.info("mail not sent (no SMTP_URL), to %s:\n%s", message["To"], text)
     else:
         raise smtp.DeliveryError("SMTP_URL is not set", permanent=False)
 
