@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -28,7 +28,7 @@ class SMTPSettings:
     host: str
     port: int
     username: str | None
-    password: str | None
+    password: str | None = field(repr=False)  # never in a log or traceback
     implicit_tls: bool  # smtps://: TLS from the first byte
     starttls: bool  # smtp://…?starttls=true: upgrade before anything is sent
     timeout: float
@@ -54,7 +54,10 @@ def parse_url(
 ) -> SMTPSettings:
     """Read `smtp://[user:pass@]host[:port][?starttls=true]` or `smtps://…`;
     raise ConfigError (naming no password) when it is malformed."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise ConfigError("SMTP_URL is not a valid URL.") from None
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         raise ConfigError(
             "SMTP_URL must look like smtp://[user:pass@]host:port or smtps://…"
