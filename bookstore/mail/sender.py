@@ -145,9 +145,9 @@ def start(app: Flask) -> Sender | None:
         return sender
 
 
-def wake() -> None:
+def wake(app: Flask) -> None:
     """Tell this process's sender that a message is waiting (starting it if need be)."""
-    sender = start(current_app._get_current_object())
+    sender = start(app)
     if sender is not None:
         sender.wakeup.set()
 

@@ -17,7 +17,6 @@ from bookstore.errors import APIError, ServiceUnavailable
 from bookstore.extensions import db
 from bookstore.logs import audit
 from bookstore.mail import outbox, render
-from bookstore.mail import sender as mail_sender
 from bookstore.recovery.models import PasswordResetToken
 from bookstore.security import passwords
 
@@ -46,7 +45,8 @@ def _searchable(email: str) -> bool:
 
 def request_reset(email: str, *, request_id: str | None) -> int:
     """Record a reset code and its message for every active account with `email`
-    (any case), in one transaction; return how many (never shown to clients)."""
+    (any case), in one transaction; return how many messages wait (the caller
+    wakes the sender; never shown to clients)."""
     email = email.strip()
     if not _searchable(email):
         audit("password_reset_requested", user_id=None)
@@ -90,7 +90,6 @@ def request_reset(email: str, *, request_id: str | None) -> int:
     if users:
         _purge_spent(users, now)
         db.session.commit()
-        mail_sender.wake()
     for user in users or [None]:  # an unknown address is an event too
         audit("password_reset_requested", user_id=user and str(user.public_id))
     return len(users)
