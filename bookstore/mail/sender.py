@@ -62,7 +62,13 @@ def deliver(row: sa.Row, worker: str) -> str:
         log.warning("mail expired undelivered", extra=fields)
         return "failed"
     try:
-        _transmit(_message(row))
+        message = _message(row)
+    except (TypeError, ValueError) as exc:  # e.g. a line break in an address
+        outbox.mark_failed(row.id, worker, f"unsendable: {exc}")
+        log.error("mail unsendable: %s", exc, extra=fields)
+        return "failed"
+    try:
+        _transmit(message)
     except smtp.DeliveryError as exc:
         if exc.permanent or row.attempts >= cfg["MAIL_MAX_ATTEMPTS"]:
             outbox.mark_failed(row.id, worker, str(exc))

@@ -46,13 +46,13 @@ def request_password_reset():
     started = time.perf_counter()
     services.require_mail()
     fields = reset_request_schema.load(json_body())
-    if services.request_reset(fields["email"], request_id=g.get("request_id")):
-        # Woken before the pause below: its work overlaps the pause, not the answer.
-        sender.wake(current_app._get_current_object())
+    waiting = services.request_reset(fields["email"], request_id=g.get("request_id"))
     # Known and unknown addresses answer after the same floor, so the time taken
     # to record a code and its message does not tell who has an account.
     floor = current_app.config["PASSWORD_RESET_MIN_RESPONSE_MS"] / 1000
     time.sleep(max(0.0, floor - (time.perf_counter() - started)))
+    if waiting:  # woken last: the sender's work does not delay this answer
+        sender.wake(current_app._get_current_object())
     return {}, 202
 
 

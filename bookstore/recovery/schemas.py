@@ -14,7 +14,8 @@ class PasswordResetRequestSchema(Schema):
 
 
 class PasswordResetConfirmSchema(Schema):
-    token = fields.String(required=True, validate=validate.Length(1, 256))
+    # Any string: a malformed code is "invalid_reset_token" (400), like an unknown one.
+    token = fields.String(required=True)
     # Length and the common-password list are checked by register's policy.
     new_password = fields.String(
         required=True, validate=validate.Length(max=MAX_PASSWORD * 4)

@@ -222,3 +222,20 @@ def test_the_sender_thread_delivers_by_itself_once_the_server_is_up(
     assert response.status_code == 202
     assert elapsed < 1
     assert confirm(client, code_of(message)).status_code == 200
+
+
+def test_a_line_break_in_a_stored_address_injects_no_header(
+    app, client, smtp_server, alice
+):
+    hostile = "alice@example.com\r\nBcc: victim@example.org"
+    with app.app_context():
+        db.session.execute(
+            sa.text("UPDATE users SET email = :email"), {"email": hostile}
+        )
+        db.session.commit()
+
+    ask_reset(client, hostile)
+    output = send_mail(app)
+
+    assert output.strip() == "sent: 0, pending: 0, failed: 1"
+    assert smtp_server.messages == []
