@@ -1,4 +1,5 @@
 import re
+import threading
 
 import pytest
 
@@ -7,6 +8,13 @@ from tests.mail.smtpd import SMTPServer
 API = "/api/v1"
 # The code in the plain-text body: the indented line after "Your reset code is:".
 CODE = re.compile(r"Your reset code is:\s+(\S+)")
+
+
+@pytest.fixture(autouse=True)
+def no_sender_left_running():
+    """A sender thread a test starts, it stops: a stray one outlives its database."""
+    yield
+    assert not [t for t in threading.enumerate() if t.name == "bookstore-mail-sender"]
 
 
 @pytest.fixture

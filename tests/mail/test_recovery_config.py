@@ -44,6 +44,7 @@ def production(monkeypatch, database_url):
             "production",
             SQLALCHEMY_DATABASE_URI=database_url,
             RATELIMIT_ENABLED=False,
+            MAIL_SENDER_THREAD=False,  # no thread left behind: `mail send` delivers
             **overrides,
         )
 
