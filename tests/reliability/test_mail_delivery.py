@@ -113,4 +113,5 @@ def test_two_workers_sending_never_deliver_a_message_twice(
     assert len(mail_server.messages) == requested
     assert duplicates == 0
     assert states == {"sent": requested}
-    assert len(senders) == 2  # both workers' loops took part
+    # How the work split between the two loops is printed, not asserted: it
+    # depends on scheduling (tests/mail/test_delivery.py forces overlapping senders).
