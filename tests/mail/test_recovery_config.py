@@ -5,7 +5,7 @@ import pytest
 
 import config
 from bookstore import create_app
-from bookstore.extensions import limiter
+from bookstore.extensions import db, limiter
 from tests.mail.conftest import API, ask_reset, code_of, confirm, send_mail
 
 STRONG_SECRET = "s" * 48
@@ -39,16 +39,23 @@ def production(monkeypatch, database_url):
     monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
     monkeypatch.delenv("SMTP_URL", raising=False)
 
+    apps = []
+
     def build(**overrides):
-        return create_app(
+        app = create_app(
             "production",
             SQLALCHEMY_DATABASE_URI=database_url,
             RATELIMIT_ENABLED=False,
             MAIL_SENDER_THREAD=False,  # no thread left behind: `mail send` delivers
             **overrides,
         )
+        apps.append(app)
+        return app
 
-    return build
+    yield build
+    for app in apps:  # pooled connections closed, not left to the garbage collector
+        with app.app_context():
+            db.engine.dispose()
 
 
 def test_production_without_smtp_answers_503_and_warns_at_start(production, caplog):
