@@ -209,6 +209,30 @@ class Config:
         # Seconds gunicorn keeps serving after SIGTERM while /readyz answers 503.
         self.SHUTDOWN_DRAIN_SECONDS = _int("SHUTDOWN_DRAIN_SECONDS", 0, maximum=300)
 
+        # Mail and account recovery (docs/account-recovery.md).
+        self.SMTP_URL = _str("SMTP_URL")  # unset: logged (dev), 503 (production)
+        self.MAIL_FROM = _str("MAIL_FROM", "bookstore@localhost")
+        self.SMTP_TIMEOUT = _int("SMTP_TIMEOUT", 10, minimum=1, maximum=30)
+        self.SMTP_TLS_CA_FILE = _str("SMTP_TLS_CA_FILE")
+        self.SMTP_TLS_VERIFY = _bool("SMTP_TLS_VERIFY", True)
+        self.MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
+        self.MAIL_RETRY_BASE = _int("MAIL_RETRY_BASE", 10, minimum=1)
+        self.MAIL_POLL_INTERVAL = _int("MAIL_POLL_INTERVAL", 5, minimum=1)
+        self.MAIL_SENDER_THREAD = _bool("MAIL_SENDER_THREAD", True)
+        self.PASSWORD_RESET_TTL = _int("PASSWORD_RESET_TTL", 1800, minimum=60)
+        self.PASSWORD_RESET_MIN_RESPONSE_MS = _int(
+            "PASSWORD_RESET_MIN_RESPONSE_MS", 250, maximum=5000
+        )
+        self.RATELIMIT_PASSWORD_RESET_PER_ADDRESS = _str(
+            "RATELIMIT_PASSWORD_RESET_PER_ADDRESS", "10/hour"
+        )
+        self.RATELIMIT_PASSWORD_RESET_PER_EMAIL = _str(
+            "RATELIMIT_PASSWORD_RESET_PER_EMAIL", "3/hour;10/day"
+        )
+        self.RATELIMIT_PASSWORD_RESET_CONFIRM = _str(
+            "RATELIMIT_PASSWORD_RESET_CONFIRM", "20/hour"
+        )
+
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
@@ -232,6 +256,8 @@ class TestingConfig(Config):
         # Cheap hashing keeps the suite fast; production refuses these values.
         self.PASSWORD_HASH_TIME_COST = 1
         self.PASSWORD_HASH_MEMORY_KIB = 8
+        self.MAIL_SENDER_THREAD = False  # tests deliver with `flask mail send`
+        self.PASSWORD_RESET_MIN_RESPONSE_MS = 0  # the timing test sets the default
 
 
 class ProductionConfig(Config):

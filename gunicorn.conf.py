@@ -99,3 +99,11 @@ worker_exit = serving.worker_exit
 # gunicorn has no setting for its error pages; its workers write them all through
 # this one function.
 gunicorn_util.write_error = serving.problem_error
+
+
+def post_worker_init(worker):
+    """Start the worker's mail sender as it boots (docs/account-recovery.md)."""
+    if "bookstore.mail" in getattr(worker.wsgi, "extensions", {}):
+        from bookstore.mail import sender
+
+        sender.start(worker.wsgi)

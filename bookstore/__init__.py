@@ -19,8 +19,10 @@ from bookstore import (
     health,
     hooks,
     logs,
+    mail,
     metrics,
     openapi,
+    recovery,
     users,
 )
 from bookstore.auth.pats.routes import bp as tokens_bp
@@ -92,11 +94,13 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     metrics.register(app)
     app.register_blueprint(auth.bp, url_prefix=f"{API}/auth")
     app.register_blueprint(tokens_bp, url_prefix=f"{API}/auth/tokens")
+    app.register_blueprint(recovery.bp, url_prefix=f"{API}/auth")
     app.register_blueprint(users.bp, url_prefix=f"{API}/users")
     app.register_blueprint(books.bp, url_prefix=f"{API}/books")
     app.register_blueprint(health.bp)
     openapi.register(app)
     cli.register(app)
+    mail.register(app)
     drop_idle_limit_hook(app)  # after every route and its limits are registered
     if app.config["CORS_ORIGINS"]:
         CORS(

@@ -15,6 +15,7 @@ from bookstore.auth import schemas as auth_schemas
 from bookstore.auth.pats import schemas as pat_schemas
 from bookstore.books.schemas import BookQuerySchema, BookSchema
 from bookstore.pagination import PageArgsSchema
+from bookstore.recovery import schemas as recovery_schemas
 from bookstore.users import schemas as users_schemas
 
 
@@ -154,6 +155,21 @@ OPERATIONS: dict[str, Op] = {
     ),
     "tokens.get_token": Op(pat_schemas.TokenSchema, errors=(404,)),
     "tokens.delete_token": Op(None, 204, errors=(404,)),
+    "recovery.request_password_reset": Op(
+        recovery_schemas.EmptySchema,
+        202,
+        recovery_schemas.PasswordResetRequestSchema,
+        auth=False,
+        errors=(429,),
+        tags=("auth",),
+    ),
+    "recovery.confirm_password_reset": Op(
+        TokenPair,
+        body=recovery_schemas.PasswordResetConfirmSchema,
+        auth=False,
+        errors=(429,),
+        tags=("auth",),
+    ),
     "users.get_me": Op(User),
     "users.change_password": Op(
         TokenPair, body=auth_schemas.PasswordChangeSchema, errors=(429,)
@@ -216,9 +232,11 @@ BODY_ERRORS = (400, 413, 415, 422)
 DESCRIPTIONS = {
     200: "OK",
     201: "Created",
+    202: "Accepted",
     204: "No Content",
     304: "Not Modified",
-    400: "Malformed JSON or query (`malformed_json`, `invalid_query`)",
+    400: "Malformed JSON or query (`malformed_json`, `invalid_query`), or a "
+    "password-reset code that is unknown, used or expired (`invalid_reset_token`)",
     401: "Missing, invalid, expired or revoked token, or bad credentials",
     403: "Authenticated but not allowed (`forbidden`), e.g. a non-admin's `owner=`, "
     "or an admin writing another user's book; or a personal access token without "
@@ -232,7 +250,8 @@ DESCRIPTIONS = {
     422: "Body failed validation (`validation_error`)",
     429: "Rate limited (`rate_limited`; writes: per user); see Retry-After",
     500: "Unexpected failure (`internal_error`)",
-    503: "Database or another backend unavailable (`service_unavailable`)",
+    503: "Database or another backend unavailable, or mail not configured for "
+    "account recovery (`service_unavailable`)",
 }
 
 
