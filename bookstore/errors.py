@@ -31,7 +31,6 @@ HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
-    428: "precondition_required",
     429: "rate_limited",
     500: "internal_error",
     503: "service_unavailable",
@@ -45,6 +44,17 @@ HTTP_DETAILS = {
     415: "The request body must be JSON (Content-Type: application/json).",
     500: "The server failed to handle the request.",
 }
+
+
+def codes() -> list[str]:
+    """Every `code` a problem document from the app can carry: the HTTP statuses'
+    codes and those of the APIError family (the OpenAPI document's enum)."""
+    found, classes = set(HTTP_CODES.values()), [APIError]
+    while classes:
+        cls = classes.pop()
+        found.add(cls.code)
+        classes.extend(cls.__subclasses__())
+    return sorted(found)
 
 
 class APIError(Exception):

@@ -9,6 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema
 
+from bookstore import errors
 from bookstore.auth import scopes
 from bookstore.openapi.operations import (
     BODY_ERRORS,
@@ -65,7 +66,10 @@ def build_spec(app: Flask) -> dict:
             )
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return _ecma_patterns(spec.to_dict())
+    document = spec.to_dict()
+    problem = document["components"]["schemas"]["Problem"]["properties"]["code"]
+    problem["enum"] = errors.codes()  # every APIError subclass exists by now
+    return _ecma_patterns(document)
 
 
 def _ecma_patterns(node):
