@@ -116,7 +116,9 @@ def _drop_dead_connections(dbapi_connection, connection_record, connection_proxy
     discards it and checks out another. A peer that vanished without a word is
     found by the TCP keepalives and the statement timeout, as before.
     """
-    if type(dbapi_connection).__module__.split(".")[0] != "psycopg":
+    # deadline.py's connection class is a psycopg subclass: look along the MRO.
+    classes = type(dbapi_connection).__mro__
+    if not any(k.__module__.split(".")[0] == "psycopg" for k in classes):
         return
     if dbapi_connection.closed or dbapi_connection.broken:
         raise sa.exc.DisconnectionError("connection closed")
