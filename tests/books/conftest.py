@@ -32,3 +32,18 @@ def create_book(client):
 @pytest.fixture
 def book(create_book, auth_headers):
     return create_book(auth_headers, isbn="978-0-441-01359-3")
+
+
+@pytest.fixture
+def shelf(client, auth_headers):
+    """Books created in this order, so the id tiebreak follows the list index."""
+
+    def make(bodies: list[dict]) -> list[dict]:
+        created = []
+        for body in bodies:
+            response = client.post(BOOKS, json=book_body(**body), headers=auth_headers)
+            assert response.status_code == 201, response.json
+            created.append(response.json)
+        return created
+
+    return make

@@ -40,19 +40,6 @@ def walk_pages(client, headers, query: str = "") -> list[str]:
         page += 1
 
 
-@pytest.fixture
-def shelf(client, auth_headers):
-    def make(bodies: list[dict]) -> list[dict]:
-        created = []
-        for body in bodies:
-            response = client.post(BOOKS, json=book_body(**body), headers=auth_headers)
-            assert response.status_code == 201, response.json
-            created.append(response.json)
-        return created
-
-    return make
-
-
 def test_an_empty_cursor_starts_the_listing(client, auth_headers, shelf):
     books = shelf([{"title": f"t{i}"} for i in range(5)])
 

@@ -7,21 +7,6 @@ import pytest
 from tests.books.conftest import BOOKS, book_body
 
 
-@pytest.fixture
-def shelf(client, auth_headers):
-    """Books created in this order, so the id tiebreak follows the list index."""
-
-    def make(bodies: list[dict]) -> list[dict]:
-        created = []
-        for body in bodies:
-            response = client.post(BOOKS, json=book_body(**body), headers=auth_headers)
-            assert response.status_code == 201, response.json
-            created.append(response.json)
-        return created
-
-    return make
-
-
 def _links(response) -> dict[str, dict]:
     links = {}
     for target, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', response.headers["Link"]):
