@@ -44,6 +44,13 @@ def _fold_default(source: str):
     return default
 
 
+def book_etag(public_id: uuid.UUID | str, version: int) -> str:
+    """A book's strong entity tag (unquoted), from its public id (a UUID or its
+    canonical text) and version: changes whenever the book does."""
+    seed = f"book:v1:{public_id}:{version}".encode()
+    return hashlib.sha256(seed).hexdigest()[:32]
+
+
 class Book(db.Model):
     __tablename__ = "books"
     __table_args__ = (
@@ -113,8 +120,7 @@ class Book(db.Model):
     @property
     def etag(self) -> str:
         """Strong entity tag (unquoted): changes whenever the book does."""
-        seed = f"book:v1:{self.public_id}:{self.version}".encode()
-        return hashlib.sha256(seed).hexdigest()[:32]
+        return book_etag(self.public_id, self.version)
 
     @property
     def price(self) -> Decimal:
