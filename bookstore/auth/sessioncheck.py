@@ -204,22 +204,24 @@ class Guarded:
         after the check. SQLite runs in the worker: no round trip to save, and
         its planner makes the combined form dearer than the two statements."""
         pending = g.get("pending_check")
-        remote = _connection().dialect.name == "postgresql"
+        connection = _connection()  # once: asking the session again costs as much
+        remote = connection.dialect.name == "postgresql"
         if pending is None or owner is not CALLER or not remote:
             caller = settle().user
             if self.owner_param is not None:
                 owner_id = caller.id if owner is CALLER else owner
                 params = {**params, self.owner_param: owner_id}
-            return self._execute(self.plain, params)
+            return self._execute(connection, self.plain, params)
         sub, sid = pending
-        rows = self._execute(self.combined, {**params, "sid": sid, "sub": sub})
+        rows = self._execute(
+            connection, self.combined, {**params, "sid": sid, "sub": sub}
+        )
         g.current_session = session_ref(rows[0] if rows else None, sub, sid)
         del g.pending_check
         return [row for row in rows if row._position is not None]
 
-    def _execute(self, statement, params: dict) -> list:
-        connection = _connection()  # the session runs ORM reads on it too
-        if self.orm:
+    def _execute(self, connection, statement, params: dict) -> list:
+        if self.orm:  # the session runs ORM reads on `connection` too
             return db.session.execute(statement, params).all()
         return connection.execute(statement, params).all()
 
