@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bookstore import clock
 from bookstore.auth.services import Caller
-from bookstore.books.models import Book, IdempotencyKey
+from bookstore.books.models import IdempotencyKey, NewBook
 from bookstore.books.services import DUPLICATE_ISBN, insert_book, new_book
 from bookstore.errors import APIError, Conflict, ValidationFailed
 from bookstore.extensions import db
@@ -116,7 +116,7 @@ def create_once(
     *,
     key: str,
     body_fingerprint: str,
-    render: Callable[[Book], StoredResponse],
+    render: Callable[[NewBook], StoredResponse],
 ) -> StoredResponse:
     """Create the book and record `render(book)` under `key`, in one transaction.
 

@@ -14,7 +14,7 @@ from bookstore.auth.guards import (
 )
 from bookstore.auth.scopes import BOOKS_READ, BOOKS_WRITE, scope
 from bookstore.books import counts, idempotency, listing, services
-from bookstore.books.models import Book, book_etag
+from bookstore.books.models import Book, NewBook, book_etag
 from bookstore.books.schemas import BookQuerySchema, BookSchema, dump_book, dump_books
 from bookstore.web import json_body
 from bookstore.write_limits import write_limited
@@ -26,7 +26,7 @@ book_patch_schema = BookSchema(partial=True)
 book_query_schema = BookQuerySchema()
 
 
-def _dump(book: Book) -> dict:
+def _dump(book: Book | NewBook) -> dict:
     """The book; its owner's public id without a query when that is the caller."""
     caller = current_caller()
     return dump_book(
@@ -51,7 +51,7 @@ def _if_match():
     return request.if_match if "If-Match" in request.headers else None
 
 
-def _render_created(book: Book) -> idempotency.StoredResponse:
+def _render_created(book: NewBook) -> idempotency.StoredResponse:
     return idempotency.StoredResponse(
         status=201,
         body=json.dumps(_dump(book)),

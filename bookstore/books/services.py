@@ -17,7 +17,7 @@ from bookstore.auth import sessioncheck
 from bookstore.auth.models import AuthSession, User
 from bookstore.auth.sessioncheck import Caller, Guarded, settle
 from bookstore.books.listing import LISTED_COLUMNS
-from bookstore.books.models import SHELF_TOTAL, Book, BookCount
+from bookstore.books.models import SHELF_TOTAL, Book, BookCount, NewBook
 from bookstore.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from bookstore.extensions import db
 from bookstore.locks import lock_user
@@ -27,7 +27,7 @@ _BOOKS = Book.__table__
 WRITE_ATTEMPTS = 3  # without If-Match a lost version race is retried (last write wins)
 
 
-def create_book(owner: Caller, **fields) -> Book:
+def create_book(owner: Caller, **fields) -> NewBook:
     """Create a book owned by `owner`; raise Conflict on a duplicate ISBN."""
     book = new_book(owner, fields)
     try:
@@ -39,24 +39,16 @@ def create_book(owner: Caller, **fields) -> Book:
     return book
 
 
-def new_book(owner: Caller | None, fields: dict) -> Book:
-    """A Book with every column's value set here, ready to insert and render
+def new_book(owner: Caller | None, fields: dict) -> NewBook:
+    """A book with every column's value set here, ready to insert and render
     (the owner's id later when the INSERT takes it from the session check)."""
-    now = clock.utcnow()
-    return Book(
-        public_id=uuid.uuid4(),
-        owner_id=owner.id if owner is not None else None,
-        version=1,
-        created_at=now,
-        updated_at=now,
-        **fields,
-    )
+    return NewBook.of(owner.id if owner is not None else None, clock.utcnow(), **fields)
 
 
 _INSERTED = tuple(column.key for column in Book.__table__.columns if column.key != "id")
 
 
-def insert_book(book: Book) -> None:
+def insert_book(book: NewBook) -> None:
     """INSERT `book` in the session's transaction, as one Core statement; raise
     Conflict when the owner already has MAX_BOOKS_PER_USER books.
 
@@ -118,7 +110,7 @@ _CREATE_CHECKED = sa.select(
 )
 
 
-def create_book_checked(**fields) -> Book:
+def create_book_checked(**fields) -> NewBook:
     """create_book for the caller while the session check is pending; on
     PostgreSQL the check and the INSERT are one statement, one round trip.
 
