@@ -22,11 +22,15 @@ _JSON = st.recursive(
 )
 
 
-@settings(
+# The app fixture is shared by the examples: nothing here changes it.
+_EXAMPLES = settings(
     max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
+
+
+@_EXAMPLES
 @given(value=_JSON)
 def test_any_value_encodes_as_flasks_own_provider_would(app, value):
     fast = app.json.dumps(value)
@@ -79,11 +83,7 @@ def test_a_field_named_with_a_lone_surrogate_is_a_422_not_a_500(client, auth_hea
     assert response.json["code"] == "validation_error"
 
 
-@settings(
-    max_examples=100,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@_EXAMPLES
 @given(value=_JSON)
 def test_a_returned_dict_encodes_as_flasks_own_provider_would(app, value):
     """Views returning a dict go through Flask's response(): compact, one newline."""
