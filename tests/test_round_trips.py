@@ -183,3 +183,69 @@ def test_an_idempotent_create_is_still_one_transaction(client, register, login, 
 
     assert response.status_code == 201
     assert transaction_commands(messages)[-1] == "COMMIT"
+
+
+def _personal_token(client, headers, scopes=("books:read",)) -> dict:
+    from tests.auth.pats import mint, pat
+
+    return pat(mint(client, headers, scopes=scopes))
+
+
+def test_a_list_with_a_personal_access_token_is_one_round_trip(
+    client, register, login, wire
+):
+    register("alice")
+    headers = bearer(login("alice"))
+    for _ in range(3):
+        client.post(f"{API}/books", json=BOOK | {"isbn": None}, headers=headers)
+    token = _personal_token(client, headers)
+
+    response, messages = _count(client, wire, "GET", f"{API}/books", token)
+
+    assert response.status_code == 200 and response.json["total"] == 3
+    assert round_trips(messages) == 1  # the token's check and the page
+    assert len(statements(messages)) == 1
+    assert transaction_commands(messages) == []
+
+
+def test_getting_a_book_with_a_personal_access_token_is_one_round_trip(
+    client, register, login, wire
+):
+    register("alice")
+    headers = bearer(login("alice"))
+    created = client.post(f"{API}/books", json=BOOK, headers=headers)
+    token = _personal_token(client, headers)
+
+    response, messages = _count(
+        client, wire, "GET", f"{API}/books/{created.json['id']}", token
+    )
+
+    assert response.status_code == 200
+    assert response.json["owner_id"] == created.json["owner_id"]
+    assert round_trips(messages) == 1
+    assert transaction_commands(messages) == []
+
+
+def test_an_expired_personal_access_token_is_refused_by_the_one_statement(
+    app, client, register, login, wire
+):
+    from bookstore import clock
+    from bookstore.auth.pats.models import PersonalAccessToken
+
+    register("alice")
+    headers = bearer(login("alice"))
+    client.post(f"{API}/books", json=BOOK, headers=headers)
+    token = _personal_token(client, headers)
+    _count(client, wire, "GET", f"{API}/books", token)
+    with app.app_context():
+        db.session.execute(
+            sa.update(PersonalAccessToken).values(expires_at=clock.utcnow())
+        )
+        db.session.commit()
+    wire.messages()
+
+    response = client.get(f"{API}/books", headers=token)
+    messages = wire.messages()
+
+    assert (response.status_code, response.json["code"]) == (401, "token_expired")
+    assert len(statements(messages)) == 1  # the verdict came from the read's row
