@@ -249,3 +249,25 @@ def test_an_expired_personal_access_token_is_refused_by_the_one_statement(
 
     assert (response.status_code, response.json["code"]) == (401, "token_expired")
     assert len(statements(messages)) == 1  # the verdict came from the read's row
+
+
+def test_a_personal_access_tokens_use_is_recorded_by_one_more_statement(
+    client, register, login, wire, monkeypatch
+):
+    from tests.auth.helpers import move_clock
+
+    register("alice")
+    headers = bearer(login("alice"))
+    client.post(f"{API}/books", json=BOOK, headers=headers)
+    token = _personal_token(client, headers)
+    _count(client, wire, "GET", f"{API}/books", token)
+    move_clock(monkeypatch, 61)  # last_used_at is now over a minute old
+
+    response = client.get(f"{API}/books", headers=token)
+    messages = wire.messages()
+
+    assert response.status_code == 200
+    assert round_trips(messages) == 2  # the read with the check; then the UPDATE
+    parsed = [rest for _, kind, rest in messages if kind == "Parse"]
+    assert len(parsed) == 1 and "UPDATE personal_access_tokens" in parsed[0]
+    assert transaction_commands(messages) == []
