@@ -185,20 +185,26 @@ def test_an_idempotent_create_is_still_one_transaction(client, register, login, 
     assert transaction_commands(messages)[-1] == "COMMIT"
 
 
-def _personal_token(client, headers, scopes=("books:read",)) -> dict:
+@pytest.fixture
+def reader(client, register, login):
+    """Alice's shelf of `books` books, and a books:read personal access token."""
     from tests.auth.pats import mint, pat
 
-    return pat(mint(client, headers, scopes=scopes))
+    def make(books: int = 1) -> tuple[list[dict], dict]:
+        register("alice")
+        headers = bearer(login("alice"))
+        shelf = [
+            client.post(f"{API}/books", json=BOOK | {"isbn": None}, headers=headers)
+            for _ in range(books)
+        ]
+        token = pat(mint(client, headers, scopes=["books:read"]))
+        return [b.json for b in shelf], token
+
+    return make
 
 
-def test_a_list_with_a_personal_access_token_is_one_round_trip(
-    client, register, login, wire
-):
-    register("alice")
-    headers = bearer(login("alice"))
-    for _ in range(3):
-        client.post(f"{API}/books", json=BOOK | {"isbn": None}, headers=headers)
-    token = _personal_token(client, headers)
+def test_a_list_with_a_personal_access_token_is_one_round_trip(client, reader, wire):
+    _, token = reader(books=3)
 
     response, messages = _count(client, wire, "GET", f"{API}/books", token)
 
@@ -209,33 +215,24 @@ def test_a_list_with_a_personal_access_token_is_one_round_trip(
 
 
 def test_getting_a_book_with_a_personal_access_token_is_one_round_trip(
-    client, register, login, wire
+    client, reader, wire
 ):
-    register("alice")
-    headers = bearer(login("alice"))
-    created = client.post(f"{API}/books", json=BOOK, headers=headers)
-    token = _personal_token(client, headers)
+    [book], token = reader()
 
-    response, messages = _count(
-        client, wire, "GET", f"{API}/books/{created.json['id']}", token
-    )
+    response, messages = _count(client, wire, "GET", f"{API}/books/{book['id']}", token)
 
-    assert response.status_code == 200
-    assert response.json["owner_id"] == created.json["owner_id"]
+    assert response.json == book
     assert round_trips(messages) == 1
     assert transaction_commands(messages) == []
 
 
 def test_an_expired_personal_access_token_is_refused_by_the_one_statement(
-    app, client, register, login, wire
+    app, client, reader, wire
 ):
     from bookstore import clock
     from bookstore.auth.pats.models import PersonalAccessToken
 
-    register("alice")
-    headers = bearer(login("alice"))
-    client.post(f"{API}/books", json=BOOK, headers=headers)
-    token = _personal_token(client, headers)
+    _, token = reader()
     _count(client, wire, "GET", f"{API}/books", token)
     with app.app_context():
         db.session.execute(
@@ -252,14 +249,11 @@ def test_an_expired_personal_access_token_is_refused_by_the_one_statement(
 
 
 def test_a_personal_access_tokens_use_is_recorded_by_one_more_statement(
-    client, register, login, wire, monkeypatch
+    client, reader, wire, monkeypatch
 ):
     from tests.auth.helpers import move_clock
 
-    register("alice")
-    headers = bearer(login("alice"))
-    client.post(f"{API}/books", json=BOOK, headers=headers)
-    token = _personal_token(client, headers)
+    _, token = reader()
     _count(client, wire, "GET", f"{API}/books", token)
     move_clock(monkeypatch, 61)  # last_used_at is now over a minute old
 
