@@ -94,13 +94,16 @@ def _deferred(view: Callable, check: sessioncheck.Pending, args, kwargs):
     except SQLAlchemyError:
         raise  # the database failed: the check cannot run either (a 503)
     except Exception:
-        sessioncheck.settle()
-        pat_guard.record_use()
+        _settle_deferred()
         raise
+    _settle_deferred()
+    return result
+
+
+def _settle_deferred() -> None:
     caller = sessioncheck.settle().user
     pat_guard.record_use()
-    g.user_public_id = str(caller.public_id)
-    return result
+    g.user_public_id = str(caller.public_id)  # the request's log line
 
 
 def admin_required(view: Callable) -> Callable:

@@ -214,3 +214,22 @@ def test_a_revoked_tokens_combined_read_joins_no_rows(app, client, auth_headers)
     assert len(rows) == 1  # the check's row alone: the verdict's, no book
     assert rows[0]._position is None and rows[0].title is None
     assert rows[0].caller_token_alive is False
+
+
+def test_the_request_line_names_the_tokens_user_also_on_a_404(
+    client, user, auth_headers, capfd
+):
+    import json
+
+    token = pat(mint(client, auth_headers, scopes=["books:read"]))
+    capfd.readouterr()
+
+    client.get(f"{API}/books/{uuid.uuid4()}", headers=token)
+    client.get(f"{API}/books", headers=token)
+
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines()]
+    requests = [line for line in lines if line.get("logger") == "bookstore.request"]
+    assert [(line["status"], line["user_id"]) for line in requests] == [
+        (404, user["id"]),
+        (200, user["id"]),
+    ]
