@@ -23,14 +23,15 @@ _BOOKS = Book.__table__
 
 def _listed_owner(
     viewer: Caller | Viewer, owner: uuid.UUID | None
-) -> tuple[object, str]:
+) -> tuple[object, str | None]:
     """Whose books a listing shows: the caller's, or for admins `owner`'s.
 
     Returns the owner's row id (CALLER: the caller's own; None: no such user)
-    and public id.
+    and public id (None for the caller's own: a personal access token tells
+    whose it is only once its check has run, in the read).
     """
     if owner is None or owner == viewer.public_id:
-        return CALLER, str(viewer.public_id)
+        return CALLER, None
     if not viewer.is_admin:
         # The same 403 whether or not that user exists: no existence oracle.
         raise Forbidden("Only administrators may list another user's books.")
@@ -145,7 +146,7 @@ def list_books(
     if cursor is not None:
         scope = {
             "viewer": str(viewer.public_id),
-            "owner": owner_public_id,
+            "owner": owner_public_id or str(viewer.public_id),
             "sort": sort,
             **{name: str(value) for name, value in chosen.items() if value is not None},
         }
@@ -161,7 +162,7 @@ def list_books(
         result = pagination.Page(items=rows, page=page, per_page=per_page, total=total)
     else:
         result = _unfiltered_page(viewer, owner_id, sort, page, per_page)
-    return Shelf(result, owner_public_id)
+    return Shelf(result, owner_public_id or str(viewer.public_id))
 
 
 def _filtered(owner_id: int, sort: str, filters: list, *columns) -> sa.Select:

@@ -122,13 +122,13 @@ def create_book_checked(**fields) -> Book:
     PostgreSQL the check and the INSERT are one statement, one round trip.
 
     Raises TokenRevoked (no book) or Conflict (duplicate ISBN)."""
-    pending = sessioncheck.pending()
-    if pending is None or db.session.get_bind().dialect.name != "postgresql":
+    check = sessioncheck.pending()
+    remote = db.session.get_bind().dialect.name == "postgresql"
+    if check is None or check.kind is not sessioncheck.SESSION or not remote:
         return create_book(settle().user, **fields)
     connection = db.session.connection(
         execution_options={"isolation_level": "AUTOCOMMIT"}  # one statement
     )
-    sub, sid = pending
     book = new_book(None, fields)
     values = {key: getattr(book, key) for key in _INSERTED if key != "owner_id"}
     room_below = current_app.config["MAX_BOOKS_PER_USER"] - ROOM_MARGIN
@@ -137,8 +137,7 @@ def create_book_checked(**fields) -> Book:
             _CREATE_CHECKED,
             {
                 **values,
-                "sid": sid,
-                "sub": sub,
+                **check.params,
                 "now": clock.utcnow(),
                 "room_below": room_below,
             },
@@ -149,7 +148,7 @@ def create_book_checked(**fields) -> Book:
         raise Conflict(DUPLICATE_ISBN) from None
     if row is None:  # nothing inserted; the check alone tells revoked from expired
         settle()
-    caller = sessioncheck.settled_by(row, sub, sid).user
+    caller = sessioncheck.settled_by(row).user
     if not row.n:  # the shelf is near its cap: the locked path counts exactly
         db.session.rollback()  # out of autocommit: the lock needs a transaction
         return create_book(caller, **fields)
