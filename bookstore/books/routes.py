@@ -15,7 +15,8 @@ from bookstore.auth.guards import (
 from bookstore.auth.scopes import BOOKS_READ, BOOKS_WRITE, scope
 from bookstore.books import counts, idempotency, listing, services
 from bookstore.books.models import Book
-from bookstore.books.schemas import BookQuerySchema, BookSchema, dump_book, dump_books
+from bookstore.books.output import dump_book, dump_books
+from bookstore.books.schemas import BookQuerySchema, BookSchema
 from bookstore.web import json_body
 from bookstore.write_limits import write_limited
 
