@@ -14,9 +14,9 @@ from bookstore.auth.sessioncheck import CALLER, Caller, Guarded, Viewer
 from bookstore.books import cursors, queries
 from bookstore.books.models import SHELF_TOTAL as _SHELF_TOTAL
 from bookstore.books.models import Book
+from bookstore.books.output import LISTED_COLUMNS
 from bookstore.errors import Forbidden
 from bookstore.extensions import db
-from bookstore.sqltext import RFC3339, UUIDText
 
 _BOOKS = Book.__table__
 
@@ -45,20 +45,6 @@ class Shelf:
 
     page: pagination.Page
     owner_public_id: str
-
-
-# What a listing shows of a book, in the order dump_books reads it: rows, not ORM
-# objects, with ids and timestamps already rendered as their JSON text.
-LISTED_COLUMNS = (
-    UUIDText(_BOOKS.c.public_id).label("id"),
-    _BOOKS.c.title,
-    _BOOKS.c.author,
-    _BOOKS.c.publisher,
-    _BOOKS.c.price_cents,
-    _BOOKS.c.isbn,
-    RFC3339(_BOOKS.c.created_at).label("created_at"),
-    RFC3339(_BOOKS.c.updated_at).label("updated_at"),
-)
 
 
 # The unfiltered listing, one statement per sort, built once: the page and the
