@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from bookstore import clock
-from bookstore.auth.services import Caller
+from bookstore.auth.identity import Caller
 from bookstore.books.models import Book, IdempotencyKey
 from bookstore.books.services import DUPLICATE_ISBN, insert_book, new_book
 from bookstore.errors import APIError, Conflict, ValidationFailed

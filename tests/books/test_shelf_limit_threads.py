@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from bookstore.auth.identity import Caller
 from bookstore.auth.models import User
-from bookstore.auth.services import Caller
 from bookstore.books import services
 from bookstore.books.models import SHELF_TOTAL
 from bookstore.errors import Conflict

@@ -11,11 +11,11 @@ from flask import current_app, request
 
 from bookstore import clock
 from bookstore.auth import scopes
+from bookstore.auth.identity import Caller
 from bookstore.auth.models import User
 from bookstore.auth.pats import value
 from bookstore.auth.pats.models import PersonalAccessToken
 from bookstore.auth.pats.value import is_pat
-from bookstore.auth.services import Caller
 from bookstore.extensions import db
 from bookstore.logs import audit
 from bookstore.memo import remember
