@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from flask import current_app
+from flask import Flask, current_app
 
 HMAC_ALGORITHMS = {"HS256", "HS384", "HS512"}
 ASYMMETRIC_ALGORITHMS = {"EdDSA", "RS256", "ES256"}
@@ -62,15 +62,6 @@ class Keyring:
         for path in config.get("JWT_PREVIOUS_PUBLIC_KEY_FILES") or []:
             key = _public_key(path)
             self.keys.setdefault(key.kid, key)
-        # Token string -> claims whose signature, algorithm, iss, aud and presence
-        # checks passed. A client sends the same access token for 15 minutes, so
-        # this skips re-parsing and re-verifying it; times, type and the session are
-        # still checked on every request. Exact strings only: another spelling of a
-        # token is a miss and is verified in full.
-        self.verified: dict[str, dict] = {}
-        # Header segment -> the key its kid names. Every token we issue with one
-        # key has the same header, so the kid is decoded once, not per request.
-        self.by_header: dict[str, Key] = {}
 
     def jwks(self) -> dict:
         """RFC 7517 key set of the public keys (empty when signing with HMAC)."""
@@ -118,9 +109,11 @@ def _public_key(path: str) -> Key:
     return _asymmetric(public, algorithm)
 
 
-def keyring() -> Keyring:
-    """This app's keyring, built once (parsing PEM files is not per-request work)."""
-    cache = current_app.extensions.setdefault("bookstore", {})
+def keyring(app: Flask | None = None) -> Keyring:
+    """The keyring of `app` (default: the current app), built once (parsing PEM
+    files is not per-request work)."""
+    app = current_app if app is None else app
+    cache = app.extensions.setdefault("bookstore", {})
     if "keyring" not in cache:
-        cache["keyring"] = Keyring(current_app.config)
+        cache["keyring"] = Keyring(app.config)
     return cache["keyring"]

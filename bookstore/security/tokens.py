@@ -15,16 +15,22 @@ import uuid
 from datetime import datetime
 
 import jwt
-from flask import current_app
+from flask import Flask, current_app
 
-from bookstore import clock
+from bookstore import clock, memo
 from bookstore.errors import Unauthorized
-from bookstore.memo import remember
 from bookstore.security.keys import Key, Keyring, keyring
 
 ACCESS, REFRESH = "access", "refresh"
-VERIFIED_CACHE_SIZE = 1024
-HEADER_CACHE_SIZE = 64
+# Token string -> claims of a token that passed every check but the session's.
+# A client sends the same access token for 15 minutes, so this skips re-parsing
+# and re-verifying it; times and type are still checked on every request, the
+# session by the guard. Exact strings only: another spelling of a token is a
+# miss and is verified in full.
+VERIFIED, VERIFIED_CACHE_SIZE = "tokens.verified", 1024
+# Header segment -> the key its kid names. Every token we issue with one key has
+# the same header, so the kid is decoded once, not per request.
+HEADERS, HEADER_CACHE_SIZE = "tokens.headers", 64
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "type", "sid"]
 # A compact JWS: three unpadded base64url segments. Ours are under 1 KB; the cap
 # keeps a hostile header from costing more than a glance.
@@ -85,15 +91,17 @@ def decode(token: str, expected_type: str) -> dict:
 
     Raise TokenExpired past `exp` (plus leeway); any other defect is TokenError.
     """
-    cfg, ring = current_app.config, keyring()
-    claims = ring.verified.get(token)
-    if claims is None:
-        claims = remember(
-            ring.verified, token, _verify(token, ring, cfg), VERIFIED_CACHE_SIZE
-        )
+    app = current_app._get_current_object()  # one context lookup for all below
+    cfg, verified = app.config, memo.cache(VERIFIED, VERIFIED_CACHE_SIZE, app)
+    claims = verified.get(token)
+    known = claims is not None
+    if not known:
+        claims = _verify(token, app)
     _check_times(claims, clock.utcnow().timestamp(), cfg["JWT_LEEWAY"])
     if claims["type"] != expected_type:
         raise TokenError(f"This endpoint needs a token of type {expected_type!r}.")
+    if not known:  # kept only once every check here has passed
+        verified.remember(token, claims)
     return dict(claims)  # callers get a copy; the cached claims stay untouched
 
 
@@ -101,7 +109,7 @@ def decode(token: str, expected_type: str) -> dict:
 _UNREADABLE = (binascii.Error, ValueError, RecursionError)
 
 
-def _signing_key(token: str, ring: Keyring) -> Key:
+def _signing_key(token: str, ring: Keyring, headers: memo.Memo) -> Key:
     """The keyring's key named by the token's `kid` header; TokenError if none.
 
     Reads only the header's kid (PyJWT's parser checks the whole token character
@@ -111,7 +119,7 @@ def _signing_key(token: str, ring: Keyring) -> Key:
     if len(token) > MAX_TOKEN_CHARS or not _COMPACT_JWS.fullmatch(token):
         raise TokenError("The token is invalid.")
     segment = token.partition(".")[0]
-    key = ring.by_header.get(segment)
+    key = headers.get(segment)
     if key is not None:
         return key
     try:
@@ -122,12 +130,13 @@ def _signing_key(token: str, ring: Keyring) -> Key:
     key = ring.keys.get(kid) if isinstance(kid, str) else None
     if key is None:
         raise TokenError("The token was signed by an unknown key.")
-    return remember(ring.by_header, segment, key, HEADER_CACHE_SIZE)
+    return key
 
 
-def _verify(token: str, ring: Keyring, cfg) -> dict:
+def _verify(token: str, app: Flask) -> dict:
     """Signature with the kid's pinned algorithm, iss, aud, claim presence/types."""
-    key = _signing_key(token, ring)
+    headers = memo.cache(HEADERS, HEADER_CACHE_SIZE, app)
+    key = _signing_key(token, keyring(app), headers)
     # A forged or tampered token fails here, before any claim is parsed; a genuine
     # one is then verified again, in full, by PyJWT (once per token: see cache).
     try:
@@ -136,13 +145,17 @@ def _verify(token: str, ring: Keyring, cfg) -> dict:
         signed = False
     if not signed:
         raise TokenError("The token is invalid.")
+    # A header our key signed: the next token carrying it skips decoding the kid.
+    segment = token.partition(".")[0]
+    if segment not in headers:
+        headers.remember(segment, key)
     try:
         claims = jwt.decode(
             token,
             key.verify_key,
             algorithms=[key.algorithm],  # pinned by our keyring, never by the token
-            audience=cfg["JWT_AUDIENCE"],
-            issuer=cfg["JWT_ISSUER"],
+            audience=app.config["JWT_AUDIENCE"],
+            issuer=app.config["JWT_ISSUER"],
             # Times are checked by decode() against the app's clock (tests move it);
             # PyJWT would use the wall clock. Presence is still required here.
             options={

@@ -9,7 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app, request
 
-from bookstore import clock
+from bookstore import clock, memo
 from bookstore.auth import scopes
 from bookstore.auth.identity import Caller
 from bookstore.auth.models import User
@@ -18,7 +18,6 @@ from bookstore.auth.pats.models import PersonalAccessToken
 from bookstore.auth.pats.value import is_pat
 from bookstore.extensions import db
 from bookstore.logs import audit
-from bookstore.memo import remember
 from bookstore.security.tokens import TokenError, TokenExpired, TokenRevoked
 
 __all__ = ["TokenRef", "authenticate", "is_pat"]
@@ -38,8 +37,7 @@ class TokenRef:
 
 # Token value -> its digest, for values that passed the shape and checksum test:
 # a program sends the same token all day. Bounded like the JWT service's cache.
-_DIGESTS: dict[str, str] = {}
-DIGEST_CACHE_SIZE = 1024
+DIGESTS, DIGEST_CACHE_SIZE = "pats.digests", 1024
 
 
 _users, _pats = User.__table__, PersonalAccessToken.__table__
@@ -80,11 +78,12 @@ def authenticate(token: str) -> TokenRef:
     Raise TokenError (malformed or unknown), TokenExpired, TokenRevoked (deleted,
     or its user disabled) or scopes.InsufficientScope.
     """
-    digest = _DIGESTS.get(token)
+    digests = memo.cache(DIGESTS, DIGEST_CACHE_SIZE)
+    digest = digests.get(token)
     if digest is None:
         if not value.well_formed(token):  # a typo costs no database work
             raise TokenError("The personal access token is malformed.")
-        digest = remember(_DIGESTS, token, value.digest(token), DIGEST_CACHE_SIZE)
+        digest = digests.remember(token, value.digest(token))
     row = db.session.connection().execute(_TOKEN_CHECK, {"digest": digest}).first()
     if row is None:  # never issued, or its user was deleted
         raise TokenError("The personal access token is invalid.")
