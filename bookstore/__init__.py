@@ -52,8 +52,8 @@ class Bookstore(Flask):
     """Flask, deciding once per view or hook whether it is async, not per call.
 
     Flask asks inspect.iscoroutinefunction() of every hook and the view on every
-    request (six times here): a tenth of a 401's cost. Its docs invite overriding
-    ensure_sync; the answer for a given function never changes.
+    request, a visible share of a short request such as a 401. Its docs invite
+    overriding ensure_sync; the answer for a given function never changes.
     """
 
     def __init__(self, *args, **kwargs) -> None:
