@@ -8,7 +8,8 @@ from functools import wraps
 from flask import g, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from bookstore.auth import services, sessioncheck
+from bookstore.auth import accounts, sessioncheck
+from bookstore.auth.identity import Caller, SessionRef
 from bookstore.auth.models import User
 from bookstore.auth.pats import guard as pat_guard
 from bookstore.errors import Forbidden, MissingToken
@@ -119,12 +120,12 @@ def admin_required(view: Callable) -> Callable:
     return wrapper
 
 
-def current_caller() -> sessioncheck.Caller:
+def current_caller() -> Caller:
     """Who is calling: ids and role, as the session check saw them."""
     return sessioncheck.settle().user
 
 
-def current_viewer() -> sessioncheck.Viewer | sessioncheck.Caller:
+def current_viewer() -> sessioncheck.Viewer | Caller:
     """The caller for a read-only view, without running a pending session check
     (the view's first read carries it)."""
     return sessioncheck.viewer()
@@ -133,9 +134,9 @@ def current_viewer() -> sessioncheck.Viewer | sessioncheck.Caller:
 def current_user() -> User:
     """The caller's full User row, loaded on first use in the request."""
     if "current_user" not in g:
-        g.current_user = services.load_user(current_caller())
+        g.current_user = accounts.load_user(current_caller())
     return g.current_user
 
 
-def current_session() -> sessioncheck.SessionRef | pat_guard.TokenRef:
+def current_session() -> SessionRef | pat_guard.TokenRef:
     return sessioncheck.settle()

@@ -24,32 +24,10 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from bookstore import clock
+from bookstore.auth.identity import Caller, SessionRef
 from bookstore.auth.models import AuthSession, User
 from bookstore.extensions import db
 from bookstore.security.tokens import TokenError, TokenExpired, TokenRevoked
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """The authenticated user as the session check saw them: ids and role.
-
-    Enough for every ownership and admin check; the guards load the full User
-    row only for the endpoints that show or change it.
-    """
-
-    id: int
-    public_id: uuid.UUID
-    is_admin: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRef:
-    """The caller's session as the guard saw it: enough to revoke or compare it."""
-
-    id: int
-    public_id: uuid.UUID
-    user: Caller
-
 
 _users, _sessions = User.__table__, AuthSession.__table__
 _CHECK_COLUMNS = (

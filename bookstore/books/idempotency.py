@@ -20,7 +20,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from bookstore import clock
-from bookstore.auth.services import Caller
+from bookstore.auth.identity import Caller
 from bookstore.books.models import IdempotencyKey
 from bookstore.errors import APIError, ValidationFailed
 from bookstore.extensions import db

@@ -9,8 +9,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from bookstore import pagination
+from bookstore.auth.identity import Caller
 from bookstore.auth.models import User
-from bookstore.auth.sessioncheck import CALLER, Caller, Guarded, Viewer
+from bookstore.auth.sessioncheck import CALLER, Guarded, Viewer
 from bookstore.books import cursors, queries
 from bookstore.books.models import SHELF_TOTAL as _SHELF_TOTAL
 from bookstore.books.models import Book

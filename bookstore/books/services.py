@@ -14,8 +14,9 @@ from werkzeug.datastructures import ETags
 
 from bookstore import clock
 from bookstore.auth import sessioncheck
+from bookstore.auth.identity import Caller
 from bookstore.auth.models import AuthSession
-from bookstore.auth.sessioncheck import Caller, Guarded, settle
+from bookstore.auth.sessioncheck import Guarded, settle
 from bookstore.books.idempotency import KeyedRequest, StoredResponse, fingerprint
 from bookstore.books.models import SHELF_TOTAL, Book, BookCount
 from bookstore.errors import Conflict, Forbidden, NotFound, PreconditionFailed

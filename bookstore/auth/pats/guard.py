@@ -14,16 +14,15 @@ from functools import partial
 import sqlalchemy as sa
 from flask import current_app, g, request
 
-from bookstore import clock
+from bookstore import clock, memo
 from bookstore.auth import scopes, sessioncheck
+from bookstore.auth.identity import Caller
 from bookstore.auth.models import User
 from bookstore.auth.pats import value
 from bookstore.auth.pats.models import PersonalAccessToken
 from bookstore.auth.pats.value import is_pat
-from bookstore.auth.services import Caller
 from bookstore.extensions import db
 from bookstore.logs import audit
-from bookstore.memo import remember
 from bookstore.security.tokens import TokenError, TokenExpired, TokenRevoked
 
 __all__ = ["TokenRef", "authenticate", "is_pat", "pending_check", "record_use"]
@@ -43,8 +42,7 @@ class TokenRef:
 
 # Token value -> its digest, for values that passed the shape and checksum test:
 # a program sends the same token all day. Bounded like the JWT service's cache.
-_DIGESTS: dict[str, str] = {}
-DIGEST_CACHE_SIZE = 1024
+DIGESTS, DIGEST_CACHE_SIZE = "pats.digests", 1024
 
 
 _users, _pats = User.__table__, PersonalAccessToken.__table__
@@ -129,11 +127,12 @@ def record_use() -> None:
 
 
 def _digest(token: str) -> str:
-    digest = _DIGESTS.get(token)
+    digests = memo.cache(DIGESTS, DIGEST_CACHE_SIZE)
+    digest = digests.get(token)
     if digest is None:
         if not value.well_formed(token):  # a typo costs no database work
             raise TokenError("The personal access token is malformed.")
-        digest = remember(_DIGESTS, token, value.digest(token), DIGEST_CACHE_SIZE)
+        digest = digests.remember(token, value.digest(token))
     return digest
 
 
