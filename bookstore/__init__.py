@@ -83,7 +83,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     with app.app_context():
         if db.engine.dialect.driver == "psycopg":
             # Imported for PostgreSQL only: psycopg would cost a SQLite worker
-            # 8 MiB of memory (bench/README.md, "Worker memory").
+            # about 9 MiB of memory (bench/README.md, "Worker memory").
             from bookstore import deadline
 
             deadline.register(app, db.engine)
