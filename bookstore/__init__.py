@@ -14,7 +14,6 @@ from bookstore import (
     auth,
     books,
     cli,
-    deadline,
     errors,
     health,
     hooks,
@@ -82,7 +81,12 @@ def create_app(env: str | None = None, **overrides) -> Flask:
 
     db.init_app(app)
     with app.app_context():
-        deadline.register(app, db.engine)
+        if db.engine.dialect.driver == "psycopg":
+            # Imported for PostgreSQL only: psycopg would cost a SQLite worker
+            # about 9 MiB of memory (bench/README.md, "Worker memory").
+            from bookstore import deadline
+
+            deadline.register(app, db.engine)
     init_migrations(app)
     app.config.setdefault(
         "RATELIMIT_STORAGE_OPTIONS",
