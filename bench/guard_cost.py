@@ -17,7 +17,7 @@ from pathlib import Path
 from flask import request
 
 from bookstore import create_app
-from bookstore.auth import services
+from bookstore.auth import sessioncheck
 from bookstore.auth.pats import guard
 from bookstore.extensions import db
 from bookstore.security import tokens
@@ -53,7 +53,7 @@ def main(url: str) -> None:
 
     def login_token():
         claims = tokens.decode(access, tokens.ACCESS)
-        services.authenticated_session(claims["sub"], claims["sid"])
+        sessioncheck.check_now(claims["sub"], claims["sid"])
 
     def personal_token():
         guard.authenticate(pat)

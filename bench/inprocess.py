@@ -6,6 +6,7 @@ log line on (stderr sent to /dev/null while timing) unless --log-off.
 
     python -m bench.inprocess                       # SQLite, every scenario
     python -m bench.inprocess --db pg list get      # PostgreSQL (BENCH_PG_URL)
+    python -m bench.inprocess --db pg list list_pat # login vs personal access token
     python -m bench.inprocess --log-pair healthz    # log line on and off, alternating
 """
 
@@ -26,7 +27,16 @@ from werkzeug.test import EnvironBuilder
 
 from bench import seed
 
-SCENARIOS = ("bare", "healthz", "list", "get", "invalid_token", "create")
+SCENARIOS = (
+    "bare",
+    "healthz",
+    "list",
+    "list_pat",
+    "get",
+    "get_pat",
+    "invalid_token",
+    "create",
+)
 # What each scenario must answer (in its environ): a run that measured errors
 # is refused.
 EXPECTED = {"invalid_token": "401", "create": "201"}
@@ -94,12 +104,21 @@ def _requests(app) -> dict[str, dict]:
     for i in range(100):
         client.post("/api/v1/books", json=seed.book_body(i), headers=auth)
     page = client.get("/api/v1/books?page=1&per_page=20", headers=auth).json
+    minted = client.post(
+        "/api/v1/auth/tokens",
+        json={"name": "bench", "scopes": ["books:read"]},
+        headers=auth,
+    ).json
+    pat = {"Authorization": f"Bearer {minted['token']}"}
+    assert client.get("/api/v1/books", headers=pat).status_code == 200
     head, payload, sig = token.split(".")
     forged = f"{head}.{payload}.{sig[:-4]}{'AAAA' if sig[-4:] != 'AAAA' else 'BBBB'}"
     shapes = {
         "healthz": ("GET", "/healthz", {}, None),
         "list": ("GET", "/api/v1/books?page=1&per_page=20", auth, None),
+        "list_pat": ("GET", "/api/v1/books?page=1&per_page=20", pat, None),
         "get": ("GET", f"/api/v1/books/{page['items'][0]['id']}", auth, None),
+        "get_pat": ("GET", f"/api/v1/books/{page['items'][0]['id']}", pat, None),
         "invalid_token": (
             "GET",
             "/api/v1/books",

@@ -110,21 +110,9 @@ class Server:
         """RSS, PSS and USS (private) of each worker in MiB, from smaps_rollup."""
         memory = {}
         for pid in self.workers():
-            try:
-                text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-            except OSError:
-                continue
-            kib = {}
-            for line in text.splitlines()[1:]:
-                name, _, rest = line.partition(":")
-                if rest.strip().endswith("kB"):
-                    kib[name] = int(rest.split()[0])
-            memory[pid] = {
-                "rss": kib.get("Rss", 0) / 1024,
-                "pss": kib.get("Pss", 0) / 1024,
-                "uss": (kib.get("Private_Clean", 0) + kib.get("Private_Dirty", 0))
-                / 1024,
-            }
+            figures = memory_mib(pid)
+            if figures:
+                memory[pid] = figures
         return memory
 
     def stop(self) -> None:
@@ -145,6 +133,25 @@ def _ppid(pid: int) -> int | None:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """RSS, PSS and USS (private pages) of `pid` in MiB, from smaps_rollup;
+    empty if the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return {}
+    kib = {}
+    for line in text.splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        if rest.strip().endswith("kB"):
+            kib[name] = int(rest.split()[0])
+    return {
+        "rss": kib.get("Rss", 0) / 1024,
+        "pss": kib.get("Pss", 0) / 1024,
+        "uss": (kib.get("Private_Clean", 0) + kib.get("Private_Dirty", 0)) / 1024,
+    }
 
 
 def process_ticks(pids) -> dict[int, int]:

@@ -40,7 +40,7 @@ def _commit() -> str:
         return "unknown"
 
 
-def build(bench, rss: dict, profiles: dict) -> dict:
+def build(bench, rss: dict, profiles: dict, masters: dict | None = None) -> dict:
     by_key = {sc.key: sc for sc in bench.scenarios}
     ceiling = by_key["-:bare_ceiling"].runs
     scenarios = {}
@@ -204,6 +204,12 @@ def build(bench, rss: dict, profiles: dict) -> dict:
             name: [{k: round(v, 1) for k, v in m.items()} for m in pids.values()]
             for name, pids in rss.items()
         },
+        # The gunicorn masters: with the app preloaded, theirs is the shared copy.
+        "master_memory_mib": {
+            name: {k: round(v, 1) for k, v in m.items()}
+            for name, m in (masters or {}).items()
+            if m
+        },
         "profiles": profiles,
     }
 
@@ -295,15 +301,20 @@ def markdown(results: dict) -> str:
             )
     lines += [
         "",
-        "## Worker memory after the runs (MiB; RSS counts shared libraries in full)",
+        "## Memory after the runs (MiB; RSS counts shared pages in full, PSS",
+        "shares them out, USS is a process's own)",
         "",
-        "| app | worker | RSS | PSS | USS (private) |",
-        "|---|---:|---:|---:|---:|",
+        "| app | process | RSS | PSS | USS (private) |",
+        "|---|---|---:|---:|---:|",
     ]
+    masters = results.get("master_memory_mib", {})
     for name, workers in results["worker_memory_mib"].items():
-        for i, m in enumerate(workers, 1):
+        rows = [("master", masters[name])] if name in masters else []
+        rows += [(f"worker {i}", m) for i, m in enumerate(workers, 1)]
+        for process, m in rows:
             lines.append(
-                f"| {name} | {i} | {m['rss']:.1f} | {m['pss']:.1f} | {m['uss']:.1f} |"
+                f"| {name} | {process} | {m['rss']:.1f} | {m['pss']:.1f} "
+                f"| {m['uss']:.1f} |"
             )
     for name, prof in results["profiles"].items():
         lines += [

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import load, profile, report, seed
-from bench.procs import ROOT, Backends, Server, cpu_ms, request
+from bench.procs import ROOT, Backends, Server, cpu_ms, memory_mib, request
 
 PG_ADMIN_URL = os.environ.get(
     "BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -513,10 +513,11 @@ class Bench:
         self.preflight()
         self.rounds()
         rss = {s.name: s.rss_mib() for s in self.servers}
+        masters = {s.name: memory_mib(s.proc.pid) for s in self.servers}
         self.seed_tutorial_tier()
         self.page_latencies()
         profiles = self.profiles() if self.args.profile else {}
-        return report.build(self, rss, profiles)
+        return report.build(self, rss, profiles, masters)
 
 
 def main(argv=None) -> int:

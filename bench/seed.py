@@ -123,7 +123,7 @@ def bookstore_books(username: str, count: int) -> None:
     import sqlalchemy as sa
 
     from bookstore import clock, create_app
-    from bookstore.auth.services import find_user
+    from bookstore.auth.accounts import find_user
     from bookstore.books.models import Book
     from bookstore.extensions import db
 

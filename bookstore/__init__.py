@@ -14,12 +14,12 @@ from bookstore import (
     auth,
     books,
     cli,
-    deadline,
     errors,
     health,
     hooks,
     logs,
     mail,
+    memo,
     metrics,
     openapi,
     recovery,
@@ -52,20 +52,19 @@ class Bookstore(Flask):
     """Flask, deciding once per view or hook whether it is async, not per call.
 
     Flask asks inspect.iscoroutinefunction() of every hook and the view on every
-    request (six times here): a tenth of a 401's cost. Its docs invite overriding
-    ensure_sync; the answer for a given function never changes.
+    request, a visible share of a short request such as a 401. Its docs invite
+    overriding ensure_sync; the answer for a given function never changes.
     """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._sync: dict = {}
+        # Views and hooks: a fixed, small set. Held here too: this runs per call.
+        self._sync = memo.cache("flask.ensure_sync", 1024, app=self)
 
     def ensure_sync(self, func):
         synced = self._sync.get(func)
         if synced is None:
-            synced = super().ensure_sync(func)
-            if len(self._sync) < 1024:  # views and hooks: a fixed, small set
-                self._sync[func] = synced
+            synced = self._sync.remember(func, super().ensure_sync(func))
         return synced
 
 
@@ -83,7 +82,12 @@ def create_app(env: str | None = None, **overrides) -> Flask:
 
     db.init_app(app)
     with app.app_context():
-        deadline.register(app, db.engine)
+        if db.engine.dialect.driver == "psycopg":
+            # Imported for PostgreSQL only: psycopg would cost a SQLite worker
+            # about 9 MiB of memory (bench/README.md, "Worker memory").
+            from bookstore import deadline
+
+            deadline.register(app, db.engine)
     init_migrations(app)
     app.config.setdefault(
         "RATELIMIT_STORAGE_OPTIONS",

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from bookstore import demo, legacy
-from bookstore.auth import services
+from bookstore.auth import accounts, sessions
 from bookstore.errors import APIError
 from bookstore.extensions import db
 from bookstore.logs import audit
@@ -31,7 +31,7 @@ def create_admin(username: str, promote: bool) -> None:
     An existing USERNAME (any case) is refused, nothing changed, unless --promote:
     whoever registered the name first must not become admin by accident.
     """
-    user = services.find_user(username)
+    user = accounts.find_user(username)
     if user is not None:
         _promote(user, username, promote)
         return
@@ -39,7 +39,7 @@ def create_admin(username: str, promote: bool) -> None:
         "Password", hide_input=True, confirmation_prompt=True
     )
     try:
-        user = services.register_user(
+        user = accounts.register_user(
             username=username, password=password, is_admin=True
         )
     except APIError as exc:  # policy, or the name was registered meanwhile
@@ -73,7 +73,7 @@ def _promote(user, requested: str, promote: bool) -> None:
 @with_appcontext
 def purge_sessions() -> None:
     """Delete expired and revoked login sessions."""
-    click.echo(f"Purged {services.purge_sessions()} sessions.")
+    click.echo(f"Purged {sessions.purge_sessions()} sessions.")
 
 
 def register(app: Flask) -> None:

@@ -15,8 +15,8 @@ def as_utc(value: datetime) -> datetime:
 
 def isoformat(value: datetime) -> str:
     """Render a datetime as RFC 3339 UTC with a trailing Z, second precision."""
-    # Hot in listings: naive values (SQLite) are UTC already; isoformat() is several
-    # times faster than strftime.
+    # Hot in listings: naive values (SQLite) are UTC already; isoformat() is
+    # cheaper than strftime.
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(timespec="seconds") + "Z"

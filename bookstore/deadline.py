@@ -100,9 +100,9 @@ def _connect(timeout: float):
 
 
 def register(app: Flask, engine: sa.Engine) -> None:
-    """Bound `engine`'s waits by each request's deadline (PostgreSQL only)."""
-    if engine.dialect.driver != "psycopg":
-        return  # SQLite's bound is its busy timeout (extensions.engine_options)
+    """Bound `engine`'s waits by each request's deadline: a psycopg engine only
+    (create_app imports this module for PostgreSQL; SQLite's bound is its busy
+    timeout, extensions.engine_options)."""
     sa.event.listen(
         engine, "do_connect", _connect(app.config["DATABASE_STATEMENT_TIMEOUT"])
     )

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
-from bookstore.auth import services as accounts
+from bookstore.auth import accounts
+from bookstore.auth.identity import Caller
 from bookstore.auth.models import User
 from bookstore.books import services as books
 from bookstore.books.models import Book
@@ -146,7 +147,7 @@ def seed(password: str) -> tuple[User, int]:
         user = accounts.register_user(username=USERNAME, password=password)
     else:
         user = accounts.authenticate(USERNAME, password)
-    owner = accounts.Caller(id=user.id, public_id=user.public_id, is_admin=False)
+    owner = Caller(id=user.id, public_id=user.public_id, is_admin=False)
     shelved = set(
         db.session.scalars(sa.select(Book.isbn).where(Book.owner_id == user.id))
     )

@@ -274,7 +274,8 @@ def _is_store_down(exc: BaseException) -> bool:
     if isinstance(exc, StorageError):  # limits' wrapper (limit_store_options)
         return True
     # redis is loaded only when a redis:// store is configured; importing it here
-    # would cost every worker ~4 MiB. Not loaded: the error cannot be redis's.
+    # would put the client in every worker's memory (bench/README.md). Not
+    # loaded: the error cannot be redis's.
     redis_errors = sys.modules.get("redis.exceptions")
     return redis_errors is not None and isinstance(
         exc, redis_errors.ConnectionError | redis_errors.TimeoutError

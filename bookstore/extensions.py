@@ -43,7 +43,7 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 def init_migrations(app) -> None:
     """Attach Flask-Migrate (the `flask db` commands) where it can be used.
 
-    Alembic and Mako cost a gunicorn worker about 11 MiB and serve no request, so
+    Alembic and Mako weigh on a gunicorn worker's memory and serve no request, so
     production loads them only under the `flask` CLI (`flask db upgrade`).
     """
     if app.config["ENV_NAME"] == "production" and not os.environ.get(
@@ -130,8 +130,8 @@ def _drop_dead_connections(dbapi_connection, connection_record, connection_proxy
         raise sa.exc.DisconnectionError("the server closed the connection")
 
 
-# Seconds a rate-limited request waits for the store; Redis answers in well under
-# a millisecond, so this only ends a wait on a store that is gone.
+# Seconds a rate-limited request waits for the store; a live Redis answers in a
+# tiny fraction of it, so this only ends a wait on a store that is gone.
 LIMIT_STORE_TIMEOUT = 2
 
 

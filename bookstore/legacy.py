@@ -9,11 +9,11 @@ reading the integer column allows. The import is one transaction and idempotent.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import sqlalchemy as sa
@@ -23,6 +23,9 @@ from bookstore.auth.models import User
 from bookstore.books.models import MAX_PRICE_CENTS, Book
 from bookstore.extensions import db
 from bookstore.security.passwords import USERNAME_PATTERN
+
+if TYPE_CHECKING:
+    import sqlite3
 
 # Legacy public ids that are not UUIDs get a stable one derived from them, so a
 # second run recognises the user it imported the first time.
@@ -47,6 +50,8 @@ class LegacyImportError(click.ClickException):
 
 
 def _read(path: Path) -> tuple[list[sqlite3.Row], list[sqlite3.Row]]:
+    import sqlite3  # here: a PostgreSQL worker would carry it for nothing (1 MiB)
+
     if not path.is_file():
         raise LegacyImportError(f"{path}: no such file.")
     try:  # read-only: the legacy file is never modified

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from flask import Response, current_app, request
 from marshmallow import Schema, ValidationError, validate
 
+from bookstore import memo
 from bookstore.errors import InvalidQuery
 from bookstore.extensions import db
 from bookstore.fields import ASCIIInteger
-from bookstore.memo import remember
 
 MAX_PAGE = 10_000_000  # bounds OFFSET long before it could overflow anything
 MAX_PER_PAGE = 100
@@ -32,22 +32,22 @@ class PageArgsSchema(Schema):
 
 # (schema, raw query string) -> its loaded arguments. Loading is a pure function
 # of the two, and clients repeat the same few query strings (page 1, default
-# sort): validated once per worker, not per request. Bounded like the token cache;
-# failures are never cached.
-_LOADED: dict[tuple[Schema, bytes], dict] = {}
-LOADED_CACHE_SIZE = 1024
+# sort): validated once per worker, not per request. A malformed query string
+# raises before anything is kept.
+LOADED, LOADED_CACHE_SIZE = "pagination.loaded", 1024
 
 
 def parse_args(schema: Schema) -> dict:
     """Load the query string with `schema`; malformed → 400 invalid_query."""
     key = (schema, request.query_string)  # keyed by identity; the key keeps it alive
-    loaded = _LOADED.get(key)
+    loaded_args = memo.cache(LOADED, LOADED_CACHE_SIZE)
+    loaded = loaded_args.get(key)
     if loaded is None:
         loaded = _load_args(schema)
         # A cursor makes every query string of a walk unique: kept, they would
         # only push the repeated ones (page 1, the default sort) out.
         if not loaded.get("cursor"):
-            remember(_LOADED, key, loaded, LOADED_CACHE_SIZE)
+            loaded_args.remember(key, loaded)
     return dict(loaded)  # values are immutable (ints, strings, UUIDs, Decimals)
 
 

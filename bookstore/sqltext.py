@@ -32,7 +32,7 @@ class UUIDText(FunctionElement):
 @compiles(RFC3339, "sqlite")
 def _rfc3339_sqlite(element, compiler, **kw):
     # SQLAlchemy stores SQLite timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff', in UTC:
-    # cut and joined as text (strftime() parses each value: twice the cost).
+    # cut and joined as text (strftime() would parse each value first).
     (column,) = element.clauses
     value = compiler.process(column, **kw)
     return f"substr({value}, 1, 10) || 'T' || substr({value}, 12, 8) || 'Z'"

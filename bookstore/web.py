@@ -125,8 +125,8 @@ _COMPACT = {"separators": (",", ":")}
 class FastJSON(DefaultJSONProvider):
     """Flask's JSON provider with orjson encoding responses.
 
-    A page of 20 books encodes in 1.5 µs instead of 25 µs (the stdlib's share
-    of a listing was a twelfth). Output keeps Flask's rules: keys sorted when
+    The stdlib's encoder was a visible share of a listing's CPU (figures:
+    bench/README.md). Output keeps Flask's rules: keys sorted when
     `sort_keys` is set, dates, Decimals and dataclasses through Flask's default;
     non-ASCII is written as UTF-8 rather than escaped. Parsing request bodies is
     StrictJSON's, unchanged. Whatever orjson refuses is left to the stdlib.

@@ -17,6 +17,7 @@ from functools import wraps
 from flask import current_app, request
 from limits import RateLimitItem, parse_many
 
+from bookstore import memo
 from bookstore.auth.guards import current_viewer
 from bookstore.errors import RateLimited
 from bookstore.extensions import limiter
@@ -24,6 +25,8 @@ from bookstore.logs import audit
 
 log = logging.getLogger("bookstore.write_limits")
 SCOPE = "writes-per-user"
+# The configured text -> its parsed limits: parsed once, not per write.
+LIMITS, LIMITS_CACHE_SIZE = "write_limits.parsed", 4
 
 
 def write_limited(view: Callable) -> Callable:
@@ -43,10 +46,11 @@ def write_limited(view: Callable) -> Callable:
 
 def _limits() -> list[RateLimitItem]:
     spec = current_app.config["RATELIMIT_WRITES_PER_USER"]
-    cache = current_app.extensions.setdefault("bookstore.write_limits", {})
-    if spec not in cache:
-        cache[spec] = parse_many(spec)
-    return cache[spec]
+    parsed = memo.cache(LIMITS, LIMITS_CACHE_SIZE)
+    items = parsed.get(spec)
+    if items is None:
+        items = parsed.remember(spec, parse_many(spec))
+    return items
 
 
 def _hit(user: str) -> None:

@@ -5,7 +5,7 @@ import pytest
 
 import config
 from bookstore import create_app
-from bookstore.auth import services
+from bookstore.auth import accounts, sessions
 from bookstore.extensions import LIMIT_STORE_TIMEOUT
 from tests.conftest import PASSWORD, bearer
 from tests.reliability.proxy import BLACKHOLE, Proxy
@@ -112,8 +112,8 @@ def store_down(make_app):
         RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0",
     )
     with app.app_context():
-        user = services.register_user(username="alice", password=PASSWORD)
-        pair = services.start_session(user, user_agent="test")
+        user = accounts.register_user(username="alice", password=PASSWORD)
+        pair = sessions.start_session(user, user_agent="test")
     return app, {
         "access_token": pair.access_token,
         "refresh_token": pair.refresh_token,

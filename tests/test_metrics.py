@@ -3,7 +3,7 @@ import re
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bookstore.auth import services
+from bookstore.auth import accounts, sessions
 from tests.conftest import PASSWORD, bearer
 from tests.reliability.servers import free_port
 
@@ -66,9 +66,9 @@ def test_metrics_are_prometheus_text(metered):
 def test_requests_are_counted_by_method_route_template_and_status(metered):
     app, client, scrape = metered
     with app.app_context():
-        user = services.register_user(username="alice", password=PASSWORD)
+        user = accounts.register_user(username="alice", password=PASSWORD)
         headers = bearer(
-            {"access_token": services.start_session(user, user_agent="t").access_token}
+            {"access_token": sessions.start_session(user, user_agent="t").access_token}
         )
     ids = [
         "0b7e3c1e-4a8e-4c1a-9a43-1f4c1f7d2b10",

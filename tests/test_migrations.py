@@ -121,28 +121,3 @@ def test_readyz_reads_the_same_heads_as_alembic():
         ScriptDirectory.from_config(config).get_heads()
     )
     assert len(heads(MIGRATIONS / "versions")) == 1
-
-
-def test_production_workers_do_not_load_alembic(monkeypatch, tmp_path):
-    script = (
-        "import sys, wsgi; "
-        "print('alembic' in sys.modules, 'migrate' in wsgi.app.extensions)"
-    )
-    env = {
-        **os.environ,
-        "BOOKSTORE_ENV": "production",
-        "SECRET_KEY": "k" * 40,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'w.sqlite3'}",
-    }
-    env.pop("FLASK_RUN_FROM_CLI", None)
-
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-    assert result.stdout.split() == ["False", "False"], result.stderr

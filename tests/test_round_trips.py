@@ -183,3 +183,85 @@ def test_an_idempotent_create_is_still_one_transaction(client, register, login, 
 
     assert response.status_code == 201
     assert transaction_commands(messages)[-1] == "COMMIT"
+
+
+@pytest.fixture
+def reader(client, register, login):
+    """Alice's shelf of `books` books, and a books:read personal access token."""
+    from tests.auth.pats import mint, pat
+
+    def make(books: int = 1) -> tuple[list[dict], dict]:
+        register("alice")
+        headers = bearer(login("alice"))
+        shelf = [
+            client.post(f"{API}/books", json=BOOK | {"isbn": None}, headers=headers)
+            for _ in range(books)
+        ]
+        token = pat(mint(client, headers, scopes=["books:read"]))
+        return [b.json for b in shelf], token
+
+    return make
+
+
+def test_a_list_with_a_personal_access_token_is_one_round_trip(client, reader, wire):
+    _, token = reader(books=3)
+
+    response, messages = _count(client, wire, "GET", f"{API}/books", token)
+
+    assert response.status_code == 200 and response.json["total"] == 3
+    assert round_trips(messages) == 1  # the token's check and the page
+    assert len(statements(messages)) == 1
+    assert transaction_commands(messages) == []
+
+
+def test_getting_a_book_with_a_personal_access_token_is_one_round_trip(
+    client, reader, wire
+):
+    [book], token = reader()
+
+    response, messages = _count(client, wire, "GET", f"{API}/books/{book['id']}", token)
+
+    assert response.json == book
+    assert round_trips(messages) == 1
+    assert transaction_commands(messages) == []
+
+
+def test_an_expired_personal_access_token_is_refused_by_the_one_statement(
+    app, client, reader, wire
+):
+    from bookstore import clock
+    from bookstore.auth.pats.models import PersonalAccessToken
+
+    _, token = reader()
+    _count(client, wire, "GET", f"{API}/books", token)
+    with app.app_context():
+        db.session.execute(
+            sa.update(PersonalAccessToken).values(expires_at=clock.utcnow())
+        )
+        db.session.commit()
+    wire.messages()
+
+    response = client.get(f"{API}/books", headers=token)
+    messages = wire.messages()
+
+    assert (response.status_code, response.json["code"]) == (401, "token_expired")
+    assert len(statements(messages)) == 1  # the verdict came from the read's row
+
+
+def test_a_personal_access_tokens_use_is_recorded_by_one_more_statement(
+    client, reader, wire, monkeypatch
+):
+    from tests.auth.helpers import move_clock
+
+    _, token = reader()
+    _count(client, wire, "GET", f"{API}/books", token)
+    move_clock(monkeypatch, 61)  # last_used_at is now over a minute old
+
+    response = client.get(f"{API}/books", headers=token)
+    messages = wire.messages()
+
+    assert response.status_code == 200
+    assert round_trips(messages) == 2  # the read with the check; then the UPDATE
+    parsed = [rest for _, kind, rest in messages if kind == "Parse"]
+    assert len(parsed) == 1 and "UPDATE personal_access_tokens" in parsed[0]
+    assert transaction_commands(messages) == []

@@ -8,7 +8,8 @@ from functools import wraps
 from flask import g, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from bookstore.auth import services, sessioncheck
+from bookstore.auth import accounts, sessioncheck
+from bookstore.auth.identity import Caller, SessionRef
 from bookstore.auth.models import User
 from bookstore.auth.pats import guard as pat_guard
 from bookstore.errors import Forbidden, MissingToken
@@ -35,7 +36,8 @@ def token_required(view: Callable) -> Callable:
     """Require a valid access token whose session is alive; set the current user.
 
     A personal access token (`bks_…`) is checked by auth/pats/guard.py instead,
-    against the scope the view declares (auth/scopes.py).
+    against the scope the view declares (auth/scopes.py); on a read-only request
+    that check rides on the view's first read too.
     """
 
     @wraps(view)
@@ -43,16 +45,21 @@ def token_required(view: Callable) -> Callable:
         token = bearer_token()
         if not token:
             raise MissingToken("This endpoint needs an access token.")
+        read_only = request.method in sessioncheck.SAFE_METHODS
         if pat_guard.is_pat(token):  # a personal access token: its own check
+            check = pat_guard.pending_check(token) if read_only else None
+            if check is not None:
+                g.read_only = True
+                return _deferred(view, check, args, kwargs)
             g.current_session = pat_guard.authenticate(token)
             g.user_public_id = str(g.current_session.user.public_id)
             return view(*args, **kwargs)
         claims = tokens.decode(token, tokens.ACCESS)
-        if request.method in sessioncheck.SAFE_METHODS:
+        if read_only:
             g.read_only = True
-            return _deferred(view, claims, args, kwargs)
+            return _deferred(view, _session_check(claims), args, kwargs)
         if getattr(view, CHECKS_IN_STATEMENT, False):
-            return _deferred(view, claims, args, kwargs)
+            return _deferred(view, _session_check(claims), args, kwargs)
         g.current_session = sessioncheck.check_now(claims["sub"], claims["sid"])
         g.user_public_id = claims["sub"]
         return view(*args, **kwargs)
@@ -71,23 +78,33 @@ def session_check_in_statement(view: Callable) -> Callable:
     return view
 
 
-def _deferred(view: Callable, claims: dict, args, kwargs):
-    """Run a view with the session check riding on its first statement.
+def _session_check(claims: dict) -> sessioncheck.Pending:
+    return sessioncheck.session_check(claims["sub"], claims["sid"])
 
-    The check is settled before anything leaves: a dead session is a 401 even
-    if the view read nothing, or failed (a 404 must not answer a revoked token).
+
+def _deferred(view: Callable, check: sessioncheck.Pending, args, kwargs):
+    """Run a view with the credential check riding on its first statement.
+
+    The check is settled before anything leaves: a dead session or token is a
+    401 even if the view read nothing, or failed (a 404 must not answer a
+    revoked token). A token's use is recorded after the view, outside its reads.
     """
-    sessioncheck.defer(claims["sub"], claims["sid"])
+    sessioncheck.wait(check)
     try:
         result = view(*args, **kwargs)
     except SQLAlchemyError:
         raise  # the database failed: the check cannot run either (a 503)
     except Exception:
-        sessioncheck.settle()
+        _settle_deferred()
         raise
-    sessioncheck.settle()
-    g.user_public_id = claims["sub"]
+    _settle_deferred()
     return result
+
+
+def _settle_deferred() -> None:
+    caller = sessioncheck.settle().user
+    pat_guard.record_use()
+    g.user_public_id = str(caller.public_id)  # the request's log line
 
 
 def admin_required(view: Callable) -> Callable:
@@ -103,12 +120,12 @@ def admin_required(view: Callable) -> Callable:
     return wrapper
 
 
-def current_caller() -> sessioncheck.Caller:
+def current_caller() -> Caller:
     """Who is calling: ids and role, as the session check saw them."""
     return sessioncheck.settle().user
 
 
-def current_viewer() -> sessioncheck.Viewer | sessioncheck.Caller:
+def current_viewer() -> sessioncheck.Viewer | Caller:
     """The caller for a read-only view, without running a pending session check
     (the view's first read carries it)."""
     return sessioncheck.viewer()
@@ -117,9 +134,9 @@ def current_viewer() -> sessioncheck.Viewer | sessioncheck.Caller:
 def current_user() -> User:
     """The caller's full User row, loaded on first use in the request."""
     if "current_user" not in g:
-        g.current_user = services.load_user(current_caller())
+        g.current_user = accounts.load_user(current_caller())
     return g.current_user
 
 
-def current_session() -> sessioncheck.SessionRef | pat_guard.TokenRef:
+def current_session() -> SessionRef | pat_guard.TokenRef:
     return sessioncheck.settle()

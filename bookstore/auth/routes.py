@@ -7,13 +7,13 @@ import dataclasses
 from flask import Blueprint, current_app, request, url_for
 
 from bookstore import pagination
-from bookstore.auth import schemas, services, throttle
+from bookstore.auth import accounts, schemas, sessions, throttle
 from bookstore.auth.guards import current_caller, current_session, token_required
 from bookstore.auth.scopes import login_only
 from bookstore.errors import InvalidCredentials
 from bookstore.extensions import limiter
 from bookstore.logs import audit
-from bookstore.security import tokens
+from bookstore.security import keys
 from bookstore.web import json_body, no_store
 
 bp = Blueprint("auth", __name__)
@@ -36,7 +36,7 @@ def limit_hit(limit) -> None:
     audit("rate_limit_hit", endpoint=request.endpoint, limit=str(limit.limit))
 
 
-def token_response(pair: services.TokenPair):
+def token_response(pair: sessions.TokenPair):
     """The login-shaped token body, never cacheable."""
     response = current_app.json.response(
         token_pair_schema.dump(dataclasses.asdict(pair))
@@ -49,7 +49,7 @@ def token_response(pair: services.TokenPair):
 def register():
     """Create an account; nobody becomes admin here."""
     fields = register_schema.load(json_body())
-    user = services.register_user(**fields)
+    user = accounts.register_user(**fields)
     location = url_for("users.get_user", user_id=user.public_id)
     return user_schema.dump(user), 201, {"Location": location}
 
@@ -67,8 +67,8 @@ def login():
     else:
         fields = login_schema.load(json_body())
     with throttle.login_attempt(fields["username"]):
-        user = services.authenticate(fields["username"], fields["password"])
-    pair = services.start_session(user, user_agent=request.user_agent.string)
+        user = accounts.authenticate(fields["username"], fields["password"])
+    pair = sessions.start_session(user, user_agent=request.user_agent.string)
     return token_response(pair)
 
 
@@ -77,7 +77,7 @@ def login():
 def refresh():
     """Spend a refresh token for a new pair (rotation with reuse detection)."""
     fields = refresh_schema.load(json_body())
-    return token_response(services.rotate_refresh(fields["refresh_token"]))
+    return token_response(sessions.rotate_refresh(fields["refresh_token"]))
 
 
 @bp.post("/logout")
@@ -85,7 +85,7 @@ def refresh():
 @token_required
 def logout():
     """Revoke the caller's session: its access and refresh tokens."""
-    services.revoke_session(current_session(), reason="logout")
+    sessions.revoke_session(current_session(), reason="logout")
     return "", 204
 
 
@@ -94,7 +94,7 @@ def logout():
 @token_required
 def logout_all():
     """Revoke every session of the caller."""
-    services.revoke_user_sessions(current_caller(), reason="logout_all")
+    sessions.revoke_user_sessions(current_caller(), reason="logout_all")
     return "", 204
 
 
@@ -104,7 +104,7 @@ def logout_all():
 def list_sessions():
     """The caller's live sessions (one per login), newest first."""
     args = pagination.parse_args(page_args_schema)
-    page = pagination.paginate(services.list_sessions(current_caller()), **args)
+    page = pagination.paginate(sessions.list_sessions(current_caller()), **args)
     for session in page.items:
         session.current = session.id == current_session().id
     return pagination.respond(page, sessions_schema.dump)
@@ -115,14 +115,14 @@ def list_sessions():
 @token_required
 def delete_session(session_id):
     """Revoke one of the caller's sessions; someone else's is 404."""
-    session = services.get_own_session(current_caller(), session_id)
-    services.revoke_session(session, reason="session_revoked")
+    session = sessions.get_own_session(current_caller(), session_id)
+    sessions.revoke_session(session, reason="session_revoked")
     return "", 204
 
 
 @bp.get("/jwks.json")
 def jwks():
     """Public keys that verify our tokens (RFC 7517); empty when signing with HMAC."""
-    response = current_app.json.response(tokens.keyring().jwks())
+    response = current_app.json.response(keys.keyring().jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

@@ -31,7 +31,7 @@ class RegisterSchema(Schema):
             error=USERNAME_RULE,
         ),
     )
-    # Length and the common-password list are checked by the policy in services.
+    # Length and the common-password list are checked by the policy in accounts.py.
     password = fields.String(
         required=True, validate=validate.Length(max=MAX_PASSWORD * 4)
     )

@@ -1,18 +1,21 @@
-"""The session check of every authenticated request, alone or inside a read.
+"""The credential check of every authenticated request, alone or inside a read.
 
 On PostgreSQL each statement is a network round trip. A read-only request
-(GET, HEAD) therefore does not check the session up front: the check waits
-for the view's first read and runs in the same statement (`Guarded`), or on
-its own when the view asks who is calling first. It always runs before the
-response leaves (guards.token_required settles it), and a read-only request
-runs in autocommit: one statement is one snapshot, and no empty BEGIN and
-ROLLBACK are sent around it.
+(GET, HEAD) therefore does not check its credential up front: the check (a
+login session's, or a personal access token's: a `CheckKind`) waits for the
+view's first read and runs in the same statement (`Guarded`), or on its own
+when the view asks who is calling first. It always runs before the response
+leaves (guards.token_required settles it), and a read-only request runs in
+autocommit: one statement is one snapshot, and no empty BEGIN and ROLLBACK
+are sent around it.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import sqlalchemy as sa
 from flask import g
@@ -21,32 +24,10 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from bookstore import clock
+from bookstore.auth.identity import Caller, SessionRef
 from bookstore.auth.models import AuthSession, User
 from bookstore.extensions import db
 from bookstore.security.tokens import TokenError, TokenExpired, TokenRevoked
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """The authenticated user as the session check saw them: ids and role.
-
-    Enough for every ownership and admin check; the guards load the full User
-    row only for the endpoints that show or change it.
-    """
-
-    id: int
-    public_id: uuid.UUID
-    is_admin: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRef:
-    """The caller's session as the guard saw it: enough to revoke or compare it."""
-
-    id: int
-    public_id: uuid.UUID
-    user: Caller
-
 
 _users, _sessions = User.__table__, AuthSession.__table__
 _CHECK_COLUMNS = (
@@ -79,6 +60,38 @@ CALLER = object()  # "the caller", as the owner of a Guarded read's rows
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class CheckKind:
+    """A credential check that can ride inside a read (`Guarded`).
+
+    `statement` is the check alone: at most one row, its columns labelled
+    `caller_*` (they sit beside the read's in a combined row); `caller_id` is
+    the caller's users.id as a scalar subquery on the same bind parameters;
+    `gate`, if set, names a boolean column of `statement` without which the
+    read's rows are not joined (a dead credential reads nothing).
+    """
+
+    statement: sa.Select
+    caller_id: sa.ScalarSelect
+    gate: str | None = None
+
+
+SESSION = CheckKind(SESSION_CHECK, _CALLER_ID)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A check waiting for the request's first statement: its kind, its bind
+    values, its verdict on the check's row (None: no row), which returns the
+    caller's SessionRef/TokenRef or raises, and the caller's public id when
+    the credential names it without the database (a login token's subject)."""
+
+    kind: CheckKind
+    params: dict
+    verdict: Callable
+    public_id: uuid.UUID | None = None
+
+
 def token_ids(subject: str, session_id: str) -> tuple[uuid.UUID, uuid.UUID]:
     try:
         return uuid.UUID(subject), uuid.UUID(session_id)
@@ -105,43 +118,69 @@ def check_now(subject: str, session_id: str) -> SessionRef:
     return session_ref(row, sub, sid)
 
 
-def defer(subject: str, session_id: str) -> None:
+def session_check(subject: str, session_id: str) -> Pending:
+    """The login session's check, to wait for the request's first statement."""
+    sub, sid = token_ids(subject, session_id)
+    verdict = partial(session_ref, sub=sub, sid=sid)
+    return Pending(SESSION, {"sid": sid, "sub": sub}, verdict, sub)
+
+
+def wait(check: Pending) -> None:
     """Leave the check to the request's first statement (read-only requests,
     and write views marked as running it in their one statement)."""
-    g.pending_check = token_ids(subject, session_id)
+    g.pending_check = check
 
 
-def pending() -> tuple[uuid.UUID, uuid.UUID] | None:
-    """The token's (user id, session id) while the check waits, else None."""
+def defer(subject: str, session_id: str) -> None:
+    """Leave the login session's check to the request's first statement."""
+    wait(session_check(subject, session_id))
+
+
+def pending() -> Pending | None:
+    """The check while it waits, else None."""
     return g.get("pending_check")
 
 
-def settled_by(row, sub: uuid.UUID, sid: uuid.UUID) -> SessionRef:
-    """Record the verdict of a check that ran inside another statement."""
-    g.current_session = session_ref(row, sub, sid)
-    del g.pending_check
+def settled_by(row) -> SessionRef:
+    """Record the verdict of the pending check on its row (None: no row),
+    read inside another statement; raise as the verdict does."""
+    check = g.pop("pending_check")
+    try:
+        g.current_session = check.verdict(row)
+    except Exception as error:
+        # Final: settle() raises it again, without a second check (or audit event).
+        g.failed_check = error
+        raise
     return g.current_session
 
 
 def settle() -> SessionRef:
-    """The caller's session, checked now if still pending."""
-    pending = g.get("pending_check")
-    if pending is not None:
-        sub, sid = pending
-        row = _connection().execute(SESSION_CHECK, {"sid": sid, "sub": sub}).first()
-        g.current_session = session_ref(row, sub, sid)  # raises: still pending
-        del g.pending_check
+    """The caller's session (or token), checked now if still pending."""
+    check = g.get("pending_check")
+    if check is not None:
+        row = _connection().execute(check.kind.statement, check.params).first()
+        return settled_by(row)
+    failed = g.get("failed_check")
+    if failed is not None:
+        raise failed
     return g.current_session
 
 
 class Viewer:
-    """Who is calling a read-only view: the token's subject at once, the row id
-    and role when asked (asking runs the session check if it is pending)."""
+    """Who is calling a read-only view: a login token's subject at once, the row
+    id and role (and a personal access token's user) when asked: asking runs
+    the check if it is pending."""
 
-    __slots__ = ("public_id",)
+    __slots__ = ("_public_id",)
 
-    def __init__(self, public_id: uuid.UUID) -> None:
-        self.public_id = public_id
+    def __init__(self, public_id: uuid.UUID | None) -> None:
+        self._public_id = public_id
+
+    @property
+    def public_id(self) -> uuid.UUID:
+        if self._public_id is None:
+            return settle().user.public_id
+        return self._public_id
 
     @property
     def id(self) -> int:
@@ -154,17 +193,17 @@ class Viewer:
 
 def viewer() -> Viewer | Caller:
     """The caller, without running a pending session check."""
-    pending = g.get("pending_check")
-    return Viewer(pending[0]) if pending is not None else settle().user
+    check = g.get("pending_check")
+    return Viewer(check.public_id) if check is not None else settle().user
 
 
 class Guarded:
-    """A read built once in two forms: alone, and with the session check.
+    """A read built once alone, and once with each kind of check that rides in it.
 
     `owner_param` names the bind parameter of `statement` that holds the row
-    owner's id; the combined form, for the caller's own rows, takes it from the
-    checked session. Its rows carry the read's columns first (they unpack as the
-    plain read's), then `_position` (None on the one row that says the read
+    owner's id; a combined form, for the caller's own rows, takes it from the
+    checked credential. Its rows carry the read's columns first (they unpack as
+    the plain read's), then `_position` (None on the one row that says the read
     found nothing), then the check's. With `entity`, `statement` selects that
     ORM entity and rows carry it first.
     """
@@ -172,29 +211,36 @@ class Guarded:
     def __init__(
         self, statement: sa.Select, *, owner_param: str | None = None, entity=None
     ) -> None:
-        self.plain, self.orm, self.owner_param = (
-            statement,
-            entity is not None,
-            owner_param,
-        )
+        self.plain, self.entity, self.owner_param = statement, entity, owner_param
+        self.orm = entity is not None
+        self._combined: dict[CheckKind, sa.Select] = {}
 
-        def caller_from_session(element):
-            if isinstance(element, BindParameter) and element.key == owner_param:
-                return _CALLER_ID
+    def combined(self, kind: CheckKind) -> sa.Select:
+        """The read with `kind`'s check, built on first use (then reused)."""
+        statement = self._combined.get(kind)
+        if statement is None:
+            statement = self._combined[kind] = self._combine(kind)
+        return statement
+
+    def _combine(self, kind: CheckKind) -> sa.Select:
+        def caller_from_check(element):
+            if isinstance(element, BindParameter) and element.key == self.owner_param:
+                return kind.caller_id
             return None
 
-        numbered = replacement_traverse(statement, {}, caller_from_session)
+        numbered = replacement_traverse(self.plain, {}, caller_from_check)
         numbered = numbered.add_columns(
             sa.func.row_number()
-            .over(order_by=list(statement._order_by_clauses) or None)
+            .over(order_by=list(self.plain._order_by_clauses) or None)
             .label("_position")
         )
         page = numbered.subquery("page")
-        check = SESSION_CHECK.subquery("caller")
-        read = (aliased(entity, page), page.c._position) if self.orm else (page,)
-        self.combined = (
+        check = kind.statement.subquery("caller")
+        gate = check.c[kind.gate] if kind.gate is not None else sa.true()
+        read = (aliased(self.entity, page), page.c._position) if self.orm else (page,)
+        return (
             sa.select(*read, check)
-            .select_from(check.outerjoin(page, sa.true()))
+            .select_from(check.outerjoin(page, gate))
             .order_by(page.c._position)
         )
 
@@ -203,21 +249,19 @@ class Guarded:
         there is no owner) and the database is across a network; else alone,
         after the check. SQLite runs in the worker: no round trip to save, and
         its planner makes the combined form dearer than the two statements."""
-        pending = g.get("pending_check")
+        check = g.get("pending_check")
         connection = _connection()  # once: asking the session again costs as much
         remote = connection.dialect.name == "postgresql"
-        if pending is None or owner is not CALLER or not remote:
+        if check is None or owner is not CALLER or not remote:
             caller = settle().user
             if self.owner_param is not None:
                 owner_id = caller.id if owner is CALLER else owner
                 params = {**params, self.owner_param: owner_id}
             return self._execute(connection, self.plain, params)
-        sub, sid = pending
         rows = self._execute(
-            connection, self.combined, {**params, "sid": sid, "sub": sub}
+            connection, self.combined(check.kind), {**params, **check.params}
         )
-        g.current_session = session_ref(rows[0] if rows else None, sub, sid)
-        del g.pending_check
+        settled_by(rows[0] if rows else None)
         return [row for row in rows if row._position is not None]
 
     def _execute(self, connection, statement, params: dict) -> list:

@@ -18,13 +18,12 @@ import hashlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 
 import limits
 from flask import current_app, request
 from limits.storage import RedisSentinelStorage, RedisStorage
 
-from bookstore import clock
+from bookstore import clock, memo
 from bookstore.clients import client_network
 from bookstore.errors import InvalidCredentials, RateLimited
 from bookstore.extensions import limiter
@@ -52,11 +51,22 @@ class Rule:
         return max(1, math.ceil(self.window / BUCKETS))
 
 
-@lru_cache(maxsize=16)
+# (bound, its configured text) -> the parsed rules: parsed once, not per login.
+RULES, RULES_CACHE_SIZE = "throttle.rules", 16
+
+
 def _rules(name: str, text: str) -> tuple[Rule, ...]:
-    return tuple(
-        Rule(name, item.amount, item.get_expiry()) for item in limits.parse_many(text)
-    )
+    parsed = memo.cache(RULES, RULES_CACHE_SIZE)
+    rules = parsed.get((name, text))
+    if rules is None:
+        rules = parsed.remember(
+            (name, text),
+            tuple(
+                Rule(name, item.amount, item.get_expiry())
+                for item in limits.parse_many(text)
+            ),
+        )
+    return rules
 
 
 def bounds(account: str, address: str) -> list[tuple[Rule, str]]:

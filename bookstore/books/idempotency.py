@@ -1,9 +1,11 @@
 """`Idempotency-Key` on `POST /books` (IETF httpapi idempotency-key draft).
 
-The key row and the book are written in one transaction, and (user_id, key) is
-unique: a concurrent retry either sees the finished response or loses the insert
-race, rolls back (its book with it) and replays the winner's response. So no
-request is ever seen "in progress" and the draft's 409 is never needed.
+books.services.create_book runs the flow; this module parses the header and
+keeps the records. The key row and the book are written in one transaction,
+and (user_id, key) is unique: a concurrent retry either sees the finished
+response or loses the insert race, rolls back (its book with it) and replays
+the winner's response. So no request is ever seen "in progress" and the
+draft's 409 is never needed.
 """
 
 from __future__ import annotations
@@ -11,19 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from bookstore import clock
-from bookstore.auth.services import Caller
-from bookstore.books.models import IdempotencyKey, NewBook
-from bookstore.books.services import DUPLICATE_ISBN, insert_book, new_book
-from bookstore.errors import APIError, Conflict, ValidationFailed
+from bookstore.auth.identity import Caller
+from bookstore.books.models import IdempotencyKey
+from bookstore.errors import APIError, ValidationFailed
 from bookstore.extensions import db
 
 TTL = timedelta(hours=24)
@@ -79,68 +78,59 @@ def fingerprint(body: object) -> str:
     return hashlib.sha256(_canonical(body).encode()).hexdigest()
 
 
-def _live_record(user: Caller, key: str) -> IdempotencyKey | None:
-    return db.session.scalar(
-        sa.select(IdempotencyKey).where(
-            IdempotencyKey.user_id == user.id,
-            IdempotencyKey.key == key,
-            IdempotencyKey.expires_at > clock.utcnow(),
+@dataclass(frozen=True)
+class KeyedRequest:
+    """A create sent with an Idempotency-Key: the caller, the key and the
+    fingerprint of the body. books.services.create_book runs the flow; this
+    reads and writes the key's record, in the session's transaction."""
+
+    owner: Caller
+    key: str
+    fingerprint: str
+
+    def replay(self) -> StoredResponse | None:
+        """The stored response for the key if it is live; raise ValidationFailed
+        (422) when the key was used with another body; None when the key is new."""
+        record = db.session.scalar(
+            sa.select(IdempotencyKey).where(
+                IdempotencyKey.user_id == self.owner.id,
+                IdempotencyKey.key == self.key,
+                IdempotencyKey.expires_at > clock.utcnow(),
+            )
         )
-    )
-
-
-def _replay(record: IdempotencyKey, body_fingerprint: str) -> StoredResponse:
-    if record.fingerprint != body_fingerprint:
-        raise ValidationFailed(
-            f"This {HEADER} was already used with a different request body.",
-            errors={HEADER: ["Already used with a different request body."]},
+        if record is None:
+            return None
+        if record.fingerprint != self.fingerprint:
+            raise ValidationFailed(
+                f"This {HEADER} was already used with a different request body.",
+                errors={HEADER: ["Already used with a different request body."]},
+            )
+        return StoredResponse(
+            status=record.status_code,
+            body=record.response_body,
+            headers=json.loads(record.response_headers),
+            replayed=True,
         )
-    return StoredResponse(
-        status=record.status_code,
-        body=record.response_body,
-        headers=json.loads(record.response_headers),
-        replayed=True,
-    )
 
-
-def replay(user: Caller, key: str, body_fingerprint: str) -> StoredResponse | None:
-    """The stored response for `key` if it is live; raise ValidationFailed (422)
-    when the key was used with another body; None when the key is new."""
-    record = _live_record(user, key)
-    return None if record is None else _replay(record, body_fingerprint)
-
-
-def create_once(
-    owner: Caller,
-    fields: dict,
-    *,
-    key: str,
-    body_fingerprint: str,
-    render: Callable[[NewBook], StoredResponse],
-) -> StoredResponse:
-    """Create the book and record `render(book)` under `key`, in one transaction.
-
-    Returns the new response, or the winner's when a concurrent request with the
-    same key committed first. Raises Conflict (duplicate ISBN) or ValidationFailed.
-    """
-    now = clock.utcnow()
-    # An expired record still holds the unique (user_id, key) slot: free it.
-    db.session.execute(
-        sa.delete(IdempotencyKey).where(
-            IdempotencyKey.user_id == owner.id,
-            IdempotencyKey.key == key,
-            IdempotencyKey.expires_at <= now,
+    def free_expired(self) -> None:
+        """Delete the key's record if it has expired: it still holds the unique
+        (user_id, key) slot."""
+        db.session.execute(
+            sa.delete(IdempotencyKey).where(
+                IdempotencyKey.user_id == self.owner.id,
+                IdempotencyKey.key == self.key,
+                IdempotencyKey.expires_at <= clock.utcnow(),
+            )
         )
-    )
-    book = new_book(owner, fields)
-    try:
-        insert_book(book)
-        response = render(book)
+
+    def record(self, response: StoredResponse) -> None:
+        """Store `response` under the key for TTL (committed with the book)."""
+        now = clock.utcnow()
         db.session.add(
             IdempotencyKey(
-                user_id=owner.id,
-                key=key,
-                fingerprint=body_fingerprint,
+                user_id=self.owner.id,
+                key=self.key,
+                fingerprint=self.fingerprint,
                 status_code=response.status,
                 response_body=response.body,
                 response_headers=json.dumps(response.headers),
@@ -148,16 +138,6 @@ def create_once(
                 expires_at=now + TTL,
             )
         )
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        # Either a concurrent request with this key won (replay its answer) or
-        # the ISBN is taken.
-        record = _live_record(owner, key)
-        if record is None:
-            raise Conflict(DUPLICATE_ISBN) from None
-        return _replay(record, body_fingerprint)
-    return response
 
 
 def purge_expired() -> int:

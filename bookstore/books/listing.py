@@ -9,28 +9,30 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from bookstore import pagination
+from bookstore.auth.identity import Caller
 from bookstore.auth.models import User
-from bookstore.auth.sessioncheck import CALLER, Caller, Guarded, Viewer
+from bookstore.auth.sessioncheck import CALLER, Guarded, Viewer
 from bookstore.books import cursors, queries
 from bookstore.books.models import SHELF_TOTAL as _SHELF_TOTAL
 from bookstore.books.models import Book
+from bookstore.books.output import LISTED_COLUMNS
 from bookstore.errors import Forbidden
 from bookstore.extensions import db
-from bookstore.sqltext import RFC3339, UUIDText
 
 _BOOKS = Book.__table__
 
 
 def _listed_owner(
     viewer: Caller | Viewer, owner: uuid.UUID | None
-) -> tuple[object, str]:
+) -> tuple[object, str | None]:
     """Whose books a listing shows: the caller's, or for admins `owner`'s.
 
     Returns the owner's row id (CALLER: the caller's own; None: no such user)
-    and public id.
+    and public id (None for the caller's own: a personal access token tells
+    whose it is only once its check has run, in the read).
     """
     if owner is None or owner == viewer.public_id:
-        return CALLER, str(viewer.public_id)
+        return CALLER, None
     if not viewer.is_admin:
         # The same 403 whether or not that user exists: no existence oracle.
         raise Forbidden("Only administrators may list another user's books.")
@@ -44,20 +46,6 @@ class Shelf:
 
     page: pagination.Page
     owner_public_id: str
-
-
-# What a listing shows of a book, in the order dump_books reads it: rows, not ORM
-# objects, with ids and timestamps already rendered as their JSON text.
-LISTED_COLUMNS = (
-    UUIDText(_BOOKS.c.public_id).label("id"),
-    _BOOKS.c.title,
-    _BOOKS.c.author,
-    _BOOKS.c.publisher,
-    _BOOKS.c.price_cents,
-    _BOOKS.c.isbn,
-    RFC3339(_BOOKS.c.created_at).label("created_at"),
-    RFC3339(_BOOKS.c.updated_at).label("updated_at"),
-)
 
 
 # The unfiltered listing, one statement per sort, built once: the page and the
@@ -145,7 +133,7 @@ def list_books(
     if cursor is not None:
         scope = {
             "viewer": str(viewer.public_id),
-            "owner": owner_public_id,
+            "owner": owner_public_id or str(viewer.public_id),
             "sort": sort,
             **{name: str(value) for name, value in chosen.items() if value is not None},
         }
@@ -161,7 +149,7 @@ def list_books(
         result = pagination.Page(items=rows, page=page, per_page=per_page, total=total)
     else:
         result = _unfiltered_page(viewer, owner_id, sort, page, per_page)
-    return Shelf(result, owner_public_id)
+    return Shelf(result, owner_public_id or str(viewer.public_id))
 
 
 def _filtered(owner_id: int, sort: str, filters: list, *columns) -> sa.Select:

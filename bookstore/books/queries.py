@@ -14,13 +14,16 @@ from bookstore.books.search import SEARCH_TABLE
 
 _BOOKS = Book.__table__
 
+# The one sort table: each name a listing may be sorted by (ascending, or
+# descending with "-") and the column it orders by. BookQuerySchema's allowlist,
+# and so the OpenAPI document's enum, are SORTS.
 SORT_COLUMNS = {
     "title": _BOOKS.c.title_key,  # case-insensitive, the same on every database
     "author": _BOOKS.c.author_key,
     "price": _BOOKS.c.price_cents,
     "created_at": _BOOKS.c.created_at,
 }
-SORTS = tuple(f"{prefix}{name}" for name in SORT_COLUMNS for prefix in ("", "-"))
+SORTS = (*SORT_COLUMNS, *(f"-{name}" for name in SORT_COLUMNS))
 # The trigram index cannot answer a substring shorter than one trigram.
 MIN_INDEXED_SEARCH = 3
 

@@ -15,7 +15,8 @@ from bookstore.auth.guards import (
 from bookstore.auth.scopes import BOOKS_READ, BOOKS_WRITE, scope
 from bookstore.books import counts, idempotency, listing, services
 from bookstore.books.models import Book, NewBook, book_etag
-from bookstore.books.schemas import BookQuerySchema, BookSchema, dump_book, dump_books
+from bookstore.books.output import dump_book, dump_books
+from bookstore.books.schemas import BookQuerySchema, BookSchema
 from bookstore.web import json_body
 from bookstore.write_limits import write_limited
 
@@ -75,25 +76,14 @@ def _send(stored: idempotency.StoredResponse) -> Response:
 @scope(BOOKS_WRITE)
 @token_required
 @write_limited
-@session_check_in_statement  # the plain create; the other path settles first
+@session_check_in_statement  # services.create_book runs or settles the check
 def create_book():
     """Add a book to the caller's shelf; an Idempotency-Key makes retries safe."""
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
-    body = json_body()
-    if key is None:
-        book = services.create_book_checked(**book_schema.load(body))
-        return _send(_render_created(book))
-    digest = idempotency.fingerprint(body)
-    stored = idempotency.replay(current_caller(), key, digest)
-    if stored is None:
-        stored = idempotency.create_once(
-            current_caller(),
-            book_schema.load(body),
-            key=key,
-            body_fingerprint=digest,
-            render=_render_created,
-        )
-    return _send(stored)
+    created = services.create_book(
+        json_body(), load=book_schema.load, render=_render_created, idempotency_key=key
+    )
+    return _send(created)
 
 
 @bp.get("")

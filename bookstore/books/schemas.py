@@ -15,8 +15,8 @@ from marshmallow import (
 
 from bookstore.books.cursors import MAX_CURSOR_LENGTH
 from bookstore.books.isbn import InvalidISBN, to_isbn13
-from bookstore.books.models import MAX_PRICE_CENTS, TEXT_MAX, Book
-from bookstore.clock import isoformat
+from bookstore.books.models import MAX_PRICE_CENTS, TEXT_MAX
+from bookstore.books.queries import SORTS
 from bookstore.fields import TrimmedText, UTCDateTime
 from bookstore.pagination import PageArgsSchema
 
@@ -25,7 +25,6 @@ MAX_PRICE = Decimal(MAX_PRICE_CENTS).scaleb(-2)
 # Prices as strings: plain decimal notation, ASCII digits, nothing else. Decimal()
 # itself would also take " 1 ", "1_000", "1e3", "NaN" and non-ASCII digits.
 _PRICE_TEXT = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?")
-SORT_FIELDS = ("title", "author", "price", "created_at")
 _TEXT_RULES = (
     "1-200 characters after trimming surrounding whitespace; no control characters."
 )
@@ -121,7 +120,7 @@ class BookQuerySchema(PageArgsSchema):
 
     sort = fields.String(
         load_default="-created_at",
-        validate=validate.OneOf([*SORT_FIELDS, *(f"-{s}" for s in SORT_FIELDS)]),
+        validate=validate.OneOf(SORTS),
         metadata={
             "description": "title, author, price or created_at; '-' for descending. "
             "Title and author sort case-insensitively; ties are broken by id."
@@ -165,55 +164,3 @@ class BookQuerySchema(PageArgsSchema):
         low, high = data.get("min_price"), data.get("max_price")
         if low is not None and high is not None and low > high:
             raise ValidationError("Must not exceed max_price.", "min_price")
-
-
-def dump_book(book: Book, owner_id: str | None = None) -> dict:
-    """The book object exactly as BookSchema dumps it, without marshmallow.
-
-    Serialization was a third of a listing request's CPU; a test holds this
-    function and BookSchema to the same output for the same books.
-    """
-    cents = book.price_cents
-    return {
-        "id": str(book.public_id),
-        "title": book.title,
-        "author": book.author,
-        "publisher": book.publisher,
-        "price": f"{cents // 100}.{cents % 100:02d}",
-        "isbn": book.isbn,
-        "owner_id": owner_id or str(book.owner.public_id),
-        "created_at": isoformat(book.created_at),
-        "updated_at": isoformat(book.updated_at),
-    }
-
-
-def dump_books(rows: list, owner_id: str) -> list[dict]:
-    """A listing page of one owner's books, from rows of LISTED_COLUMNS.
-
-    The rows carry the id and timestamps already as text (bookstore.sqltext); a
-    test holds the result to BookSchema on both databases.
-    """
-    return [
-        {
-            "id": public_id,
-            "title": title,
-            "author": author,
-            "publisher": publisher,
-            "price": f"{cents // 100}.{cents % 100:02d}",
-            "isbn": isbn,
-            "owner_id": owner_id,
-            "created_at": created_at,
-            "updated_at": updated_at,
-        }
-        for (
-            public_id,
-            title,
-            author,
-            publisher,
-            cents,
-            isbn,
-            created_at,
-            updated_at,
-            *_,
-        ) in rows
-    ]

@@ -14,10 +14,12 @@ from werkzeug.datastructures import ETags
 
 from bookstore import clock
 from bookstore.auth import sessioncheck
+from bookstore.auth.identity import Caller
 from bookstore.auth.models import AuthSession, User
-from bookstore.auth.sessioncheck import Caller, Guarded, settle
-from bookstore.books.listing import LISTED_COLUMNS
+from bookstore.auth.sessioncheck import Guarded, settle
+from bookstore.books.idempotency import KeyedRequest, StoredResponse, fingerprint
 from bookstore.books.models import SHELF_TOTAL, Book, BookCount, NewBook
+from bookstore.books.output import LISTED_COLUMNS
 from bookstore.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from bookstore.extensions import db
 from bookstore.locks import lock_user
@@ -27,16 +29,61 @@ _BOOKS = Book.__table__
 WRITE_ATTEMPTS = 3  # without If-Match a lost version race is retried (last write wins)
 
 
-def create_book(owner: Caller, **fields) -> NewBook:
-    """Create a book owned by `owner`; raise Conflict on a duplicate ISBN."""
-    book = new_book(owner, fields)
+def create_book(
+    body: dict,
+    *,
+    load: Callable[[dict], dict],
+    render: Callable[[NewBook], StoredResponse],
+    idempotency_key: str | None = None,
+) -> StoredResponse:
+    """Create a book on the caller's shelf from a request body: `load` turns
+    the body into fields (or raises marshmallow's ValidationError), `render` the
+    new book into the 201. The caller's session check may still be pending.
+
+    With `idempotency_key`, a request already answered under that key gets the
+    same answer again, marked replayed, and creates nothing; a new one stores
+    its answer under the key in the book's transaction. Raises Conflict (a
+    duplicate ISBN, a full shelf), ValidationFailed (the key used with another
+    body) and the session check's TokenRevoked or TokenExpired.
+    """
+    keyed = None
+    if idempotency_key is not None:  # before `load`: a retry is answered as before
+        keyed = KeyedRequest(settle().user, idempotency_key, fingerprint(body))
+        replayed = keyed.replay()
+        if replayed is not None:
+            return replayed
+    fields = load(body)
     try:
-        insert_book(book)
-        db.session.commit()
-    except IntegrityError:  # the (owner_id, isbn) unique constraint is the real guard
+        if keyed is None and (book := _insert_in_one_statement(fields)) is not None:
+            return render(book)
+        return _insert_in_transaction(fields, render, keyed)
+    except IntegrityError:  # the unique constraints are the real guards
         db.session.rollback()
-        raise Conflict(DUPLICATE_ISBN) from None
-    return book
+        settle()  # after a one-statement INSERT: its check found the session
+        # (user_id, key): a concurrent request with the same key committed first.
+        replayed = keyed.replay() if keyed is not None else None
+        if replayed is None:  # (owner_id, isbn)
+            raise Conflict(DUPLICATE_ISBN) from None
+        return replayed
+
+
+def _insert_in_transaction(
+    fields: dict,
+    render: Callable[[NewBook], StoredResponse],
+    keyed: KeyedRequest | None,
+) -> StoredResponse:
+    """The create as one transaction: the shelf counted under the owner's lock
+    (insert_book), the INSERT and, with `keyed`, the key's record."""
+    owner = settle().user
+    if keyed is not None:
+        keyed.free_expired()
+    book = new_book(owner, fields)
+    insert_book(book)
+    response = render(book)
+    if keyed is not None:
+        keyed.record(response)
+    db.session.commit()
+    return response
 
 
 def new_book(owner: Caller | None, fields: dict) -> NewBook:
@@ -83,7 +130,7 @@ _CHECK = sessioncheck.SESSION_CHECK.where(
 _COUNTS = BookCount.__table__
 # Only while the shelf is far from full: the statement takes no lock, so it
 # inserts only when even ROOM_MARGIN creates in flight at once could not pass
-# MAX_BOOKS_PER_USER; nearer the cap, create_book's locked path decides.
+# MAX_BOOKS_PER_USER; nearer the cap, the locked path (insert_book) decides.
 ROOM_MARGIN = 1000
 _HAS_ROOM = sa.select(sa.func.coalesce(sa.func.sum(_COUNTS.c.books), 0)).where(
     _COUNTS.c.owner_id == _CHECK.c.caller_id
@@ -110,42 +157,43 @@ _CREATE_CHECKED = sa.select(
 )
 
 
-def create_book_checked(**fields) -> NewBook:
-    """create_book for the caller while the session check is pending; on
-    PostgreSQL the check and the INSERT are one statement, one round trip.
+def _insert_in_one_statement(fields: dict) -> NewBook | None:
+    """On PostgreSQL while the caller's session check is pending: the check and
+    the INSERT as one statement in autocommit, one round trip.
 
-    Raises TokenRevoked (no book) or Conflict (duplicate ISBN)."""
-    pending = sessioncheck.pending()
-    if pending is None or db.session.get_bind().dialect.name != "postgresql":
-        return create_book(settle().user, **fields)
+    None when that does not apply (a personal access token, SQLite), or when
+    the shelf is near its cap (the locked path then counts exactly). Raises
+    TokenRevoked or TokenExpired (nothing is inserted), IntegrityError (a
+    duplicate ISBN; the check found the session).
+    """
+    check = sessioncheck.pending()
+    if (
+        check is None
+        or check.kind is not sessioncheck.SESSION
+        or db.session.get_bind().dialect.name != "postgresql"
+    ):
+        return None
     connection = db.session.connection(
         execution_options={"isolation_level": "AUTOCOMMIT"}  # one statement
     )
-    sub, sid = pending
     book = new_book(None, fields)
     values = {key: getattr(book, key) for key in _INSERTED if key != "owner_id"}
     room_below = current_app.config["MAX_BOOKS_PER_USER"] - ROOM_MARGIN
-    try:
-        row = connection.execute(
-            _CREATE_CHECKED,
-            {
-                **values,
-                "sid": sid,
-                "sub": sub,
-                "now": clock.utcnow(),
-                "room_below": room_below,
-            },
-        ).first()
-    except IntegrityError:  # the (owner_id, isbn) unique constraint
-        db.session.rollback()
-        settle()  # the check found the session (the row was inserted from it)
-        raise Conflict(DUPLICATE_ISBN) from None
+    row = connection.execute(
+        _CREATE_CHECKED,
+        {
+            **values,
+            **check.params,
+            "now": clock.utcnow(),
+            "room_below": room_below,
+        },
+    ).first()
     if row is None:  # nothing inserted; the check alone tells revoked from expired
         settle()
-    caller = sessioncheck.settled_by(row, sub, sid).user
-    if not row.n:  # the shelf is near its cap: the locked path counts exactly
+    caller = sessioncheck.settled_by(row).user
+    if not row.n:  # the shelf is near its cap
         db.session.rollback()  # out of autocommit: the lock needs a transaction
-        return create_book(caller, **fields)
+        return None
     book.owner_id = caller.id
     return book
 

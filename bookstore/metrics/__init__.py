@@ -14,8 +14,8 @@ import time
 
 from flask import Flask, Response, current_app, g, request
 
+from bookstore import memo
 from bookstore.errors import MissingToken, Unauthorized
-from bookstore.memo import remember
 
 # Labels take values from fixed sets only: a client must not be able to mint
 # series (every label set is a file entry per worker, kept until restart).
@@ -44,8 +44,9 @@ def register(app: Flask) -> None:
 
 
 # (method, route, status) -> the request counter's and the histogram's children:
-# labels() costs more than the increments themselves (see bench/metrics_overhead).
-_children: dict[tuple, tuple] = {}
+# labels() is dearer than the increments themselves (bench/metrics_overhead.py).
+# Routes x methods x statuses: bounded by the app; the limit is a guard regardless.
+CHILDREN, CHILDREN_CACHE_SIZE = "metrics.children", 4096
 
 
 def _observe(response: Response) -> Response:
@@ -56,16 +57,15 @@ def _observe(response: Response) -> Response:
     method = req.method if req.method in _METHODS else "OTHER"
     status = response.status_code
     key = (method, route, status)
-    children = _children.get(key)
+    known = memo.cache(CHILDREN, CHILDREN_CACHE_SIZE)
+    children = known.get(key)
     if children is None:
-        children = remember(
-            _children,
+        children = known.remember(
             key,
             (
                 series.REQUESTS.labels(method, route, status),
                 series.DURATION.labels(route),
             ),
-            limit=4096,  # routes x methods x statuses: bounded; a guard regardless
         )
     requests, duration = children
     requests.inc()

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bookstore import clock, mail
-from bookstore.auth import services as auth
+from bookstore.auth import accounts, sessions
 from bookstore.auth.models import User
 from bookstore.errors import APIError, ServiceUnavailable
 from bookstore.extensions import db
@@ -126,7 +126,7 @@ def _confirm_url() -> str:
 
 def confirm_reset(
     token: str, *, new_password: str, user_agent: str | None
-) -> auth.TokenPair:
+) -> sessions.TokenPair:
     """Spend `token` on `new_password`: every session ends, one new one starts.
 
     Raise InvalidResetToken (unknown, used, expired, or issued before the last
@@ -152,9 +152,9 @@ def confirm_reset(
     ):
         audit("password_reset_refused", user_id=str(user.public_id))
         raise invalid
-    auth.check_password_policy(new_password, user.username, "new_password")
+    accounts.check_password_policy(new_password, user.username, "new_password")
     old_hash = user.password_hash
-    new_hash = auth.hasher().hash(new_password)
+    new_hash = accounts.hasher().hash(new_password)
     spent = db.session.execute(
         sa.update(PasswordResetToken)
         .where(PasswordResetToken.id == reset.id, PasswordResetToken.used_at.is_(None))
@@ -174,7 +174,7 @@ def confirm_reset(
         audit("password_reset_refused", user_id=str(user.public_id))
         raise invalid
     set_committed_value(user, "password_hash", new_hash)  # written above
-    auth.revoke_user_sessions(user, reason="password_reset", commit=False)
-    pair = auth.start_session(user, user_agent=user_agent)  # commits it all
+    sessions.revoke_user_sessions(user, reason="password_reset", commit=False)
+    pair = sessions.start_session(user, user_agent=user_agent)  # commits it all
     audit("password_reset_completed", user_id=str(user.public_id))
     return pair

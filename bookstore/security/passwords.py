@@ -26,8 +26,8 @@ class Hasher:
 
     libsodium's Argon2id (PyNaCl): one lane, the SIMD code the CPU supports, and
     the working memory mapped for each hash and returned after it. Against
-    argon2-cffi's portable build, measured here at 19 MiB/t=2: 12-15 ms of CPU
-    per hash instead of 16-18 ms, and no 19 MiB buffer left in every worker.
+    argon2-cffi's portable build: less CPU per hash, and no working buffer left
+    in every worker (figures: bench/README.md).
     Both write the same PHC strings, so either verifies the other's hashes.
     """
 
@@ -102,8 +102,9 @@ def _verify_legacy(stored: str, password: str) -> bool:
 def common_passwords() -> str:
     """The shipped list of common passwords, lower-cased, each between newlines.
 
-    One 240 KB string rather than a set of 30,000 (4.5 MiB in every worker): it
-    is searched only when a password is set, next to a 20 ms hash.
+    One string rather than a set of 30,000 (a set is many times its size, in
+    every worker; figures: bench/README.md): it is searched only when a password
+    is set, next to a hash that costs far more.
     """
     text = resources.files("bookstore").joinpath("data/common-passwords.txt")
     # Comment and blank lines out in one pass (no 30,000 temporary strings).

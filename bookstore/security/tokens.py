@@ -1,36 +1,37 @@
-"""The JWT service: the only module that imports `jwt`.
+"""The JWT service: issues and verifies access and refresh tokens.
 
-Issues and verifies access and refresh tokens. Every token names its signing key in
-the `kid` header; verification looks the key (and its pinned algorithm) up by kid,
-never by anything else the token says about itself.
+With keys.py (the keyring), the only module that imports `jwt`. Every token names
+its signing key in the `kid` header; verification looks the key (and its pinned
+algorithm) up by kid, never by anything else the token says about itself.
 """
 
 from __future__ import annotations
 
 import binascii
-import hashlib
 import json
 import math
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import jwt
-from cryptography.hazmat.primitives import serialization
-from flask import current_app
+from flask import Flask, current_app
 
-from bookstore import clock
+from bookstore import clock, memo
 from bookstore.errors import Unauthorized
-from bookstore.memo import remember
+from bookstore.security.keys import Key, Keyring, keyring
 
 ACCESS, REFRESH = "access", "refresh"
-VERIFIED_CACHE_SIZE = 1024
-HEADER_CACHE_SIZE = 64
+# Token string -> claims of a token that passed every check but the session's.
+# A client sends the same access token for 15 minutes, so this skips re-parsing
+# and re-verifying it; times and type are still checked on every request, the
+# session by the guard. Exact strings only: another spelling of a token is a
+# miss and is verified in full.
+VERIFIED, VERIFIED_CACHE_SIZE = "tokens.verified", 1024
+# Header segment -> the key its kid names. Every token we issue with one key has
+# the same header, so the kid is decoded once, not per request.
+HEADERS, HEADER_CACHE_SIZE = "tokens.headers", 64
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "type", "sid"]
-HMAC_ALGORITHMS = {"HS256", "HS384", "HS512"}
-ASYMMETRIC_ALGORITHMS = {"EdDSA", "RS256", "ES256"}
 # A compact JWS: three unpadded base64url segments. Ours are under 1 KB; the cap
 # keeps a hostile header from costing more than a glance.
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
@@ -56,113 +57,6 @@ class TokenRevoked(TokenError):
 class TokenReused(TokenError):
     code = "token_reused"
     challenge = "invalid_token"
-
-
-@dataclass(frozen=True)
-class Key:
-    kid: str
-    algorithm: str
-    verify_key: object
-    sign_key: object | None = None  # only the current key signs
-    jwk: dict | None = None  # public JWK, for asymmetric keys
-
-    def __post_init__(self) -> None:
-        # PyJWT's algorithm object and the key it prepares, once, not per token.
-        algorithm = jwt.algorithms.get_default_algorithms()[self.algorithm]
-        object.__setattr__(self, "_algorithm", algorithm)
-        object.__setattr__(self, "_prepared", algorithm.prepare_key(self.verify_key))
-
-    def signed(self, token: str) -> bool:
-        """Whether the compact JWS `token` carries this key's signature."""
-        signing_input, _, signature = token.rpartition(".")
-        return self._algorithm.verify(
-            signing_input.encode(),
-            self._prepared,
-            jwt.utils.base64url_decode(signature),
-        )
-
-
-class Keyring:
-    """The current signing key plus previous keys that still verify."""
-
-    def __init__(self, config) -> None:
-        algorithm = config["JWT_ALGORITHM"]
-        if algorithm in HMAC_ALGORITHMS:
-            current = _hmac_key(config["SECRET_KEY"], algorithm, signs=True)
-        elif algorithm in ASYMMETRIC_ALGORITHMS:
-            current = _private_key(config["JWT_PRIVATE_KEY_FILE"], algorithm)
-        else:
-            raise ValueError(f"JWT_ALGORITHM {algorithm!r} is not supported.")
-        self.current = current
-        self.keys = {current.kid: current}
-        for secret in config.get("JWT_PREVIOUS_SECRETS") or []:
-            key = _hmac_key(secret, "HS256", signs=False)
-            self.keys.setdefault(key.kid, key)
-        for path in config.get("JWT_PREVIOUS_PUBLIC_KEY_FILES") or []:
-            key = _public_key(path)
-            self.keys.setdefault(key.kid, key)
-        # Token string -> claims whose signature, algorithm, iss, aud and presence
-        # checks passed. A client sends the same access token for 15 minutes, so
-        # this skips re-parsing and re-verifying it; times, type and the session are
-        # still checked on every request. Exact strings only: another spelling of a
-        # token is a miss and is verified in full.
-        self.verified: dict[str, dict] = {}
-        # Header segment -> the key its kid names. Every token we issue with one
-        # key has the same header, so the kid is decoded once, not per request.
-        self.by_header: dict[str, Key] = {}
-
-    def jwks(self) -> dict:
-        """RFC 7517 key set of the public keys (empty when signing with HMAC)."""
-        return {"keys": [key.jwk for key in self.keys.values() if key.jwk]}
-
-
-def _hmac_key(secret: str, algorithm: str, *, signs: bool) -> Key:
-    # The kid is a digest of the secret, so rotating SECRET_KEY changes it by itself.
-    kid = "hs-" + hashlib.sha256(b"bookstore-kid:" + secret.encode()).hexdigest()[:16]
-    return Key(kid, algorithm, secret, secret if signs else None)
-
-
-def _load(path: str) -> bytes:
-    return Path(path).expanduser().read_bytes()
-
-
-def _asymmetric(public_key, algorithm: str, private_key=None) -> Key:
-    jwk = json.loads(
-        jwt.algorithms.get_default_algorithms()[algorithm].to_jwk(public_key)
-    )
-    thumbprint_input = {
-        k: jwk[k] for k in sorted(jwk) if k in ("crv", "e", "kty", "n", "x", "y")
-    }
-    digest = hashlib.sha256(
-        json.dumps(thumbprint_input, separators=(",", ":")).encode()
-    ).digest()
-    kid = jwt.utils.base64url_encode(digest).decode()  # RFC 7638 thumbprint
-    jwk.update(kid=kid, alg=algorithm, use="sig")
-    return Key(kid, algorithm, public_key, private_key, jwk)
-
-
-def _private_key(path: str | None, algorithm: str) -> Key:
-    if not path:
-        raise ValueError(f"JWT_ALGORITHM={algorithm} needs JWT_PRIVATE_KEY_FILE.")
-    private = serialization.load_pem_private_key(_load(path), password=None)
-    return _asymmetric(private.public_key(), algorithm, private)
-
-
-def _public_key(path: str) -> Key:
-    public = serialization.load_pem_public_key(_load(path))
-    name = type(public).__name__
-    algorithm = (
-        "EdDSA" if "Ed25519" in name else "ES256" if "Elliptic" in name else ("RS256")
-    )
-    return _asymmetric(public, algorithm)
-
-
-def keyring() -> Keyring:
-    """This app's keyring, built once (parsing PEM files is not per-request work)."""
-    cache = current_app.extensions.setdefault("bookstore", {})
-    if "keyring" not in cache:
-        cache["keyring"] = Keyring(current_app.config)
-    return cache["keyring"]
 
 
 def issue(
@@ -197,15 +91,17 @@ def decode(token: str, expected_type: str) -> dict:
 
     Raise TokenExpired past `exp` (plus leeway); any other defect is TokenError.
     """
-    cfg, ring = current_app.config, keyring()
-    claims = ring.verified.get(token)
-    if claims is None:
-        claims = remember(
-            ring.verified, token, _verify(token, ring, cfg), VERIFIED_CACHE_SIZE
-        )
+    app = current_app._get_current_object()  # one context lookup for all below
+    cfg, verified = app.config, memo.cache(VERIFIED, VERIFIED_CACHE_SIZE, app)
+    claims = verified.get(token)
+    known = claims is not None
+    if not known:
+        claims = _verify(token, app)
     _check_times(claims, clock.utcnow().timestamp(), cfg["JWT_LEEWAY"])
     if claims["type"] != expected_type:
         raise TokenError(f"This endpoint needs a token of type {expected_type!r}.")
+    if not known:  # kept only once every check here has passed
+        verified.remember(token, claims)
     return dict(claims)  # callers get a copy; the cached claims stay untouched
 
 
@@ -213,7 +109,7 @@ def decode(token: str, expected_type: str) -> dict:
 _UNREADABLE = (binascii.Error, ValueError, RecursionError)
 
 
-def _signing_key(token: str, ring: Keyring) -> Key:
+def _signing_key(token: str, ring: Keyring, headers: memo.Memo) -> Key:
     """The keyring's key named by the token's `kid` header; TokenError if none.
 
     Reads only the header's kid (PyJWT's parser checks the whole token character
@@ -223,7 +119,7 @@ def _signing_key(token: str, ring: Keyring) -> Key:
     if len(token) > MAX_TOKEN_CHARS or not _COMPACT_JWS.fullmatch(token):
         raise TokenError("The token is invalid.")
     segment = token.partition(".")[0]
-    key = ring.by_header.get(segment)
+    key = headers.get(segment)
     if key is not None:
         return key
     try:
@@ -234,12 +130,13 @@ def _signing_key(token: str, ring: Keyring) -> Key:
     key = ring.keys.get(kid) if isinstance(kid, str) else None
     if key is None:
         raise TokenError("The token was signed by an unknown key.")
-    return remember(ring.by_header, segment, key, HEADER_CACHE_SIZE)
+    return key
 
 
-def _verify(token: str, ring: Keyring, cfg) -> dict:
+def _verify(token: str, app: Flask) -> dict:
     """Signature with the kid's pinned algorithm, iss, aud, claim presence/types."""
-    key = _signing_key(token, ring)
+    headers = memo.cache(HEADERS, HEADER_CACHE_SIZE, app)
+    key = _signing_key(token, keyring(app), headers)
     # A forged or tampered token fails here, before any claim is parsed; a genuine
     # one is then verified again, in full, by PyJWT (once per token: see cache).
     try:
@@ -248,13 +145,17 @@ def _verify(token: str, ring: Keyring, cfg) -> dict:
         signed = False
     if not signed:
         raise TokenError("The token is invalid.")
+    # A header our key signed: the next token carrying it skips decoding the kid.
+    segment = token.partition(".")[0]
+    if segment not in headers:
+        headers.remember(segment, key)
     try:
         claims = jwt.decode(
             token,
             key.verify_key,
             algorithms=[key.algorithm],  # pinned by our keyring, never by the token
-            audience=cfg["JWT_AUDIENCE"],
-            issuer=cfg["JWT_ISSUER"],
+            audience=app.config["JWT_AUDIENCE"],
+            issuer=app.config["JWT_ISSUER"],
             # Times are checked by decode() against the app's clock (tests move it);
             # PyJWT would use the wall clock. Presence is still required here.
             options={

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 
 from bookstore import pagination
-from bookstore.auth import services as auth_services
+from bookstore.auth import accounts
 from bookstore.auth.guards import admin_required, current_user, token_required
 from bookstore.auth.routes import limit_hit, token_response
 from bookstore.auth.schemas import PasswordChangeSchema, UserSchema
@@ -44,7 +44,7 @@ def get_me():
 def change_password():
     """Change the caller's password; every session ends and a new pair is issued."""
     fields = password_change_schema.load(json_body())
-    pair = auth_services.change_password(
+    pair = accounts.change_password(
         current_user(), user_agent=request.user_agent.string, **fields
     )
     return token_response(pair)

@@ -7,7 +7,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.exc import InvalidRequestError
 
-from bookstore.auth import services as auth_services
+from bookstore.auth import sessions
 from bookstore.auth.models import User
 from bookstore.auth.pats import services as pat_services
 from bookstore.errors import Conflict, Forbidden, NotFound
@@ -58,9 +58,7 @@ def update_user(
         disabling = user.is_active and not is_active
         user.is_active = is_active
         if disabling:
-            auth_services.revoke_user_sessions(
-                user, reason="user_disabled", commit=False
-            )
+            sessions.revoke_user_sessions(user, reason="user_disabled", commit=False)
             # For good: re-enabling the user does not revive a token.
             pat_services.revoke_user_tokens(user.id)
     db.session.commit()

@@ -304,13 +304,13 @@ def test_the_openapi_document_describes_cursor_mode(client):
 
 
 def test_cursor_query_strings_do_not_crowd_the_argument_memo(
-    client, auth_headers, shelf
+    app, client, auth_headers, shelf
 ):
-    from bookstore import pagination
+    from bookstore import memo, pagination
 
     shelf([{}, {}, {}])
     walk_cursor(client, auth_headers, "sort=price", per_page=1)
 
-    kept = [query for _, query in pagination._LOADED]
+    kept = [query for _, query in app.extensions[memo.EXTENSION][pagination.LOADED]]
     assert b"sort=price&cursor=&per_page=1" in kept  # the start repeats: kept
     assert not [q for q in kept if parse_qs(q.decode()).get("cursor")]

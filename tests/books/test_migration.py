@@ -85,7 +85,7 @@ def test_0003_fills_the_match_keys_of_existing_books(empty_database):
 
 
 def test_0004_indexes_the_books_that_exist_for_search(empty_database):
-    from bookstore.auth.services import Caller
+    from bookstore.auth.identity import Caller
     from bookstore.books import listing
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database)

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bookstore.security import tokens
+from bookstore.security import keys, tokens
 from tests.auth.helpers import API, me
 from tests.security.forge import claims_of, header_of, hs256, unsigned
 
@@ -25,7 +25,7 @@ def pair(user, login):
 @pytest.fixture
 def signing(app):
     with app.app_context():
-        key = tokens.keyring().current
+        key = keys.keyring().current
     return key.kid, key.sign_key
 
 

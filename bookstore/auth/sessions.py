@@ -1,4 +1,4 @@
-"""Accounts and login sessions: register, authenticate, rotate, revoke."""
+"""Login sessions: start one, rotate its refresh token, revoke, list, purge."""
 
 from __future__ import annotations
 
@@ -8,18 +8,16 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from bookstore import clock
+from bookstore.auth.identity import Caller, SessionRef
 from bookstore.auth.models import AuthSession, User
-from bookstore.auth.sessioncheck import Caller, SessionRef, token_ids
-from bookstore.errors import Conflict, InvalidCredentials, NotFound, ValidationFailed
+from bookstore.auth.sessioncheck import token_ids
+from bookstore.errors import NotFound
 from bookstore.extensions import db
 from bookstore.logs import audit
-from bookstore.security import passwords, tokens
+from bookstore.security import tokens
 from bookstore.security.tokens import TokenExpired, TokenReused, TokenRevoked
-
-USERNAME_MAX = 32  # the column's size: a longer name cannot belong to anyone
 
 
 @dataclass(frozen=True)
@@ -29,87 +27,6 @@ class TokenPair:
     refresh_token: str
     refresh_expires_in: int
     token_type: str = "Bearer"
-
-
-def hasher() -> passwords.Hasher:
-    """This app's password hasher, built once with the configured parameters."""
-    cache = current_app.extensions.setdefault("bookstore", {})
-    if "hasher" not in cache:
-        cfg = current_app.config
-        cache["hasher"] = passwords.Hasher(
-            time_cost=cfg["PASSWORD_HASH_TIME_COST"],
-            memory_kib=cfg["PASSWORD_HASH_MEMORY_KIB"],
-        )
-    return cache["hasher"]
-
-
-def check_password_policy(password: str, username: str, field: str) -> None:
-    """Raise ValidationFailed naming `field` when the password breaks the policy."""
-    problems = passwords.policy_errors(password, username)
-    if problems:
-        raise ValidationFailed(
-            "The request body failed validation.", errors={field: problems}
-        )
-
-
-def find_user(username: str) -> User | None:
-    """Return the user with this username (any case), or None."""
-    if not _storable(username):
-        return None  # no such user can exist; and NUL would be a 500 on PostgreSQL
-    return db.session.scalar(
-        sa.select(User).where(User.username_key == username.lower())
-    )
-
-
-def _storable(username: str) -> bool:
-    return (
-        len(username) <= USERNAME_MAX
-        and "\x00" not in username
-        and (passwords.is_text(username))
-    )
-
-
-def register_user(
-    *, username: str, password: str, email: str | None = None, is_admin: bool = False
-) -> User:
-    """Create a user (an admin only from the CLI); raise ValidationFailed (policy)
-    or Conflict (taken)."""
-    if not passwords.USERNAME_PATTERN.fullmatch(username):  # the CLI skips the schema
-        raise ValidationFailed(
-            "The request body failed validation.",
-            errors={"username": [passwords.USERNAME_RULE]},
-        )
-    check_password_policy(password, username, "password")
-    user = User(
-        username=username,
-        email=email,
-        password_hash=hasher().hash(password),
-        is_admin=is_admin,
-    )
-    db.session.add(user)
-    try:
-        db.session.commit()
-    except IntegrityError:  # the unique username_key is the real guard against races
-        db.session.rollback()
-        raise Conflict("This username is taken.") from None
-    audit("user_registered", user_id=str(user.public_id))
-    return user
-
-
-def authenticate(username: str, password: str) -> User:
-    """Return the active user with these credentials; raise InvalidCredentials.
-
-    An unknown user costs one hash verification too, so neither the answer nor its
-    timing tells whether the username exists.
-    """
-    user = find_user(username)
-    valid = hasher().verify(user.password_hash if user else None, password)
-    if not valid or not user.is_active:
-        audit("login_failed", user_id=str(user.public_id) if user else None)
-        raise InvalidCredentials("The username or password is incorrect.")
-    if hasher().needs_rehash(user.password_hash):  # legacy or outdated parameters
-        user.password_hash = hasher().hash(password)  # committed with the session
-    return user
 
 
 def start_session(user: User, *, user_agent: str | None) -> TokenPair:
@@ -181,14 +98,6 @@ def _pair(
             round((refresh_expires - now).total_seconds()),
         ),
     )
-
-
-def load_user(caller: Caller) -> User:
-    """The caller's full User row, for the endpoints that show or change it."""
-    user = db.session.get(User, caller.id)
-    if user is None or not user.is_active:  # deleted or disabled since the guard
-        raise TokenRevoked("The token's session has ended; log in again.")
-    return user
 
 
 def live_session(subject: str, session_id: str) -> AuthSession:
@@ -316,19 +225,6 @@ def get_own_session(user: User | Caller, session_id: uuid.UUID) -> AuthSession:
     if session is None:
         raise NotFound("Session not found.")
     return session
-
-
-def change_password(
-    user: User, *, current_password: str, new_password: str, user_agent: str | None
-) -> TokenPair:
-    """Check the current password, set the new one, revoke every session, start one."""
-    if not hasher().verify(user.password_hash, current_password):
-        audit("password_change_failed", user_id=str(user.public_id))
-        raise InvalidCredentials("The current password is incorrect.")
-    check_password_policy(new_password, user.username, "new_password")
-    user.password_hash = hasher().hash(new_password)
-    revoke_user_sessions(user, reason="password_changed", commit=False)
-    return start_session(user, user_agent=user_agent)  # commits both
 
 
 def purge_sessions() -> int:
