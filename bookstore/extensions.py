@@ -185,8 +185,9 @@ def limit_hooks_only_when_checked(app) -> None:
     first time a check touches it: the after-request hook writes the
     X-RateLimit-* headers from it (and makes conditional deductions), the
     teardown resets it. A request that checked no limit has none, and creating
-    one only to find it empty was a twelfth of a /healthz. Hooks this does not
-    find (another Flask-Limiter version) stay as they are.
+    one only to find it empty was a visible share of a /healthz (figures:
+    bench/README.md). Hooks this does not find (another Flask-Limiter version)
+    stay as they are.
     """
     inject = getattr(Limiter, "_Limiter__inject_headers", None)
     release = getattr(limiter, "_Limiter__release_context", None)

@@ -250,7 +250,7 @@ class Guarded:
         after the check. SQLite runs in the worker: no round trip to save, and
         its planner makes the combined form dearer than the two statements."""
         check = g.get("pending_check")
-        connection = _connection()  # once: asking the session again costs as much
+        connection = _connection()  # once: each ask goes through the session again
         remote = connection.dialect.name == "postgresql"
         if check is None or owner is not CALLER or not remote:
             caller = settle().user
@@ -277,8 +277,8 @@ def _connection() -> sa.Connection:
     Not on SQLite: pysqlite begins no transaction for a SELECT, so autocommit
     saves nothing there, and SQLAlchemy's reset of it when the connection goes
     back to the pool (PRAGMA read_uncommitted) expires every statement SQLite
-    has prepared on the connection: each read recompiled its SQL, a quarter of
-    a listing's CPU.
+    has prepared on the connection: each read recompiled its SQL (figures:
+    bench/README.md).
     """
     session = db.session()
     if (

@@ -146,9 +146,10 @@ class NewBook:
     but `id`, as plain attributes, the derived ones (the case-folded keys, the
     price in cents) set as Book's validators and price setter set them.
 
-    An ORM Book built only to read its attributes back for the INSERT cost a
-    twelfth of a create's CPU (instance state, attribute events, validators);
-    tests/books/test_new_book.py holds this to Book.
+    An ORM Book built only to read its attributes back for the INSERT was a
+    visible share of a create's CPU (instance state, attribute events,
+    validators; figures: bench/README.md); tests/books/test_new_book.py holds
+    this to Book.
     """
 
     public_id: uuid.UUID

@@ -206,8 +206,9 @@ def get_visible_book(viewer: Caller, book_id: uuid.UUID) -> Book:
 
 # One book as GET shows it, as a row: the listing's columns (id and timestamps
 # already as their JSON text), then what the view checks. Loading an ORM Book
-# instead (instance state, identity map, every column) was a fifth of a get's
-# CPU. A test holds the response to the ORM path's (BookSchema, Book.etag).
+# instead (instance state, identity map, every column) was a large share of a
+# get's CPU (figures: bench/README.md). A test holds the response to the ORM
+# path's (BookSchema, Book.etag).
 _BOOK_BY_ID = Guarded(
     sa.select(*LISTED_COLUMNS, _BOOKS.c.owner_id, _BOOKS.c.version).where(
         _BOOKS.c.public_id == sa.bindparam("book_id")
