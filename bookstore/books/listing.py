@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,7 +16,7 @@ from bookstore.books import cursors, queries
 from bookstore.books.models import SHELF_TOTAL as _SHELF_TOTAL
 from bookstore.books.models import Book
 from bookstore.errors import Forbidden
-from bookstore.extensions import db
+from bookstore.extensions import UNPREPARED, db
 from bookstore.sqltext import RFC3339, UUIDText
 
 _BOOKS = Book.__table__
@@ -82,12 +83,13 @@ def _position_columns(sort: str) -> tuple:
     return queries.sort_column(sort).label("sort_value"), _BOOKS.c.id.label("row_id")
 
 
-def _after(sort: str) -> sa.ColumnElement[bool]:
+def _after(sort: str, table: sa.FromClause = _BOOKS) -> sa.ColumnElement[bool]:
     value_type = queries.sort_column(sort).type
     return queries.after(
         sort,
         sa.bindparam("after_value", type_=value_type),
         sa.bindparam("after_id", type_=sa.Integer()),
+        table,
     )
 
 
@@ -139,8 +141,8 @@ def list_books(
         "min_price": min_price,
         "max_price": max_price,
     }
-    filters = queries.filters(db.session.get_bind().dialect.name, **chosen)
-    if owner_id is CALLER and (filters or cursor is not None):
+    filters = queries.chosen(_dialect(), **chosen)
+    if owner_id is CALLER and (filters.shape or cursor is not None):
         owner_id = viewer.id  # only the unfiltered page carries the session check
     if cursor is not None:
         scope = {
@@ -152,28 +154,100 @@ def list_books(
         result = _cursor_page(owner_id, sort, per_page, filters, cursor, scope)
     elif owner_id is None:  # an admin named a user who does not exist
         result = pagination.Page(items=[], page=page, per_page=per_page, total=0)
-    elif filters:
-        statement = _filtered(owner_id, sort, filters)
-        offset = (page - 1) * per_page
-        rows = db.session.execute(statement.limit(per_page).offset(offset)).all()
-        # Past the end no row carries the total: count alone.
-        total = rows[0].match_total if rows else pagination.count(statement)
+    elif filters.shape:
+        window = {"limit": per_page, "offset": (page - 1) * per_page}
+        rows, total = _filtered(owner_id, sort, filters, window)
         result = pagination.Page(items=rows, page=page, per_page=per_page, total=total)
     else:
         result = _unfiltered_page(viewer, owner_id, sort, page, per_page)
     return Shelf(result, owner_public_id)
 
 
-def _filtered(owner_id: int, sort: str, filters: list, *columns) -> sa.Select:
-    """A filtered listing's rows, each with the number of matches: the page and
-    its total in one statement (and, on SQLite, one search of the FTS index)."""
-    where = (_BOOKS.c.owner_id == owner_id, *filters)
+def _filtered(
+    owner_id: int,
+    sort: str,
+    filters: queries.Filters,
+    window: dict,
+    positioned: bool = False,
+) -> tuple[list, int]:
+    """One page of a filtered listing and the number of matches.
+
+    `window` holds the page's `limit` and either its `offset` or the position
+    (`after_value`, `after_id`) it starts after; `positioned` adds each row's
+    position columns (cursor mode).
+    """
+    dialect, started = _dialect(), "after_id" in window
+    statement = _filtered_page(dialect, sort, filters.shape, started, positioned)
+    values = {"owner_id": owner_id, "offset": 0, **filters.values, **window}
+    # A search's best plan depends on what it searches for (see UNPREPARED).
+    options = UNPREPARED if filters.search else {}
+    rows = db.session.execute(statement, values, execution_options=options).all()
+    if rows:
+        return rows, rows[0].match_total
+    # Past the end no row carries the total: count alone.
+    counting = _match_count(dialect, filters.shape)
+    return rows, db.session.scalar(counting, values, execution_options=options)
+
+
+@functools.cache  # one per sort and filter shape: a few hundred at most
+def _filtered_page(
+    dialect: str, sort: str, shape: tuple, started: bool, positioned: bool
+) -> sa.Select:
+    """A filtered listing's page with the number of matches, in one statement
+    (on SQLite, one search of the FTS index)."""
+    where = _where(dialect, shape)
+    columns = _position_columns(sort) if positioned else ()
+    search = queries.Filters(shape).search
+    if search is not None:
+        matches = queries.matches(sort, where, search=search, dialect=dialect)
+        return _searched(sort, started, columns, matches)
     total = sa.select(sa.func.count()).select_from(_BOOKS).where(*where)
-    return (
+    return _paged(
         sa.select(*LISTED_COLUMNS, total.scalar_subquery().label("match_total"))
         .add_columns(*columns)
-        .where(*where)
+        .where(*where),
+        sort,
+        _BOOKS,
+        started,
+    )
+
+
+@functools.cache
+def _match_count(dialect: str, shape: tuple) -> sa.Select:
+    return sa.select(sa.func.count()).select_from(_BOOKS).where(*_where(dialect, shape))
+
+
+def _where(dialect: str, shape: tuple) -> tuple:
+    owner = _BOOKS.c.owner_id == sa.bindparam("owner_id", type_=sa.Integer())
+    return (owner, *queries.conditions(shape, dialect))
+
+
+def _searched(sort: str, started: bool, columns: tuple, matches: sa.CTE) -> sa.Select:
+    """A searched listing's page: the matches first, then the page from them.
+
+    The index finds every match, and the total needs every match anyway; so
+    the page is the first of the matches in the sort's order, not a walk along
+    the sort's index testing each row until the page is full (which reads the
+    whole shelf when the matches sit at its far end). Each match carries its
+    sort value, so only the page's own rows are read again.
+    """
+    page = _paged(sa.select(matches.c.id), sort, matches, started)
+    total = sa.select(sa.func.count()).select_from(matches).scalar_subquery()
+    return (
+        sa.select(*LISTED_COLUMNS, total.label("match_total"), *columns)
+        .where(_BOOKS.c.id.in_(page))
         .order_by(*queries.order(sort))
+    )
+
+
+def _paged(statement: sa.Select, sort: str, table, started: bool) -> sa.Select:
+    """`statement` in `sort`'s order over `table`'s columns, cut to the window."""
+    if started:
+        statement = statement.where(_after(sort, table))
+    return (
+        statement.order_by(*queries.order(sort, table))
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
     )
 
 
@@ -181,7 +255,7 @@ def _cursor_page(
     owner_id: int | None,
     sort: str,
     per_page: int,
-    filters: list,
+    filters: queries.Filters,
     cursor: str,
     scope: dict,
 ) -> pagination.CursorPage:
@@ -190,18 +264,16 @@ def _cursor_page(
     position = None
     if cursor:
         position = cursors.open_(cursor, scope, timestamp=sort.endswith("created_at"))
-    values = {"owner_id": owner_id, "limit": per_page + 1}
+    values = {"limit": per_page + 1}
     if position is not None:
         values.update(after_value=position.value, after_id=position.row_id)
     if owner_id is None:  # an admin named a user who does not exist
         rows, total = [], 0
-    elif filters:
-        statement = _filtered(owner_id, sort, filters, *_position_columns(sort))
-        page_rows = statement.where(_after(sort)) if position is not None else statement
-        rows = db.session.execute(page_rows.limit(sa.bindparam("limit")), values).all()
-        total = rows[0].match_total if rows else pagination.count(statement)
+    elif filters.shape:
+        rows, total = _filtered(owner_id, sort, filters, values, positioned=True)
     else:
         statement = _UNFILTERED_CURSOR_PAGE[sort, position is not None]
+        values["owner_id"] = owner_id
         rows = db.session.connection().execute(statement, values).all()
         total = _shelf_total(owner_id, rows)
     next_cursor = None
@@ -212,6 +284,10 @@ def _cursor_page(
             cursors.Position(last.sort_value, last.row_id), scope
         )
     return pagination.CursorPage(rows, per_page, total, next_cursor)
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
 
 
 def _unfiltered_page(

@@ -5,6 +5,7 @@ Builds SQL expressions only; bookstore.books.listing runs them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -25,25 +26,28 @@ SORTS = tuple(f"{prefix}{name}" for name in SORT_COLUMNS for prefix in ("", "-")
 MIN_INDEXED_SEARCH = 3
 
 
-def sort_column(sort: str) -> sa.Column:
-    return SORT_COLUMNS[sort.removeprefix("-")]
+def sort_column(sort: str, table: sa.FromClause = _BOOKS) -> sa.ColumnElement:
+    """`sort`'s column, in `table` (books, or a selection of its columns)."""
+    return table.c[SORT_COLUMNS[sort.removeprefix("-")].name]
 
 
-def order(sort: str) -> tuple:
-    column = sort_column(sort)
+def order(sort: str, table: sa.FromClause = _BOOKS) -> tuple:
+    column = sort_column(sort, table)
     if sort.startswith("-"):  # the id tiebreak runs in the same direction
-        return column.desc(), _BOOKS.c.id.desc()
-    return column.asc(), _BOOKS.c.id.asc()
+        return column.desc(), table.c.id.desc()
+    return column.asc(), table.c.id.asc()
 
 
-def after(sort: str, value_param, id_param) -> sa.ColumnElement[bool]:
+def after(
+    sort: str, value_param, id_param, table: sa.FromClause = _BOOKS
+) -> sa.ColumnElement[bool]:
     """Rows strictly after the position (value, id) in `sort`'s order.
 
     A row-value comparison on the same columns, in the same order, as the
     (owner_id, <sort>, id) index: the database seeks to the position instead of
     counting past OFFSET rows, so every page costs what the first one does.
     """
-    position = sa.tuple_(sort_column(sort), _BOOKS.c.id)
+    position = sa.tuple_(sort_column(sort, table), table.c.id)
     bound = sa.tuple_(value_param, id_param)
     return position < bound if sort.startswith("-") else position > bound
 
@@ -53,35 +57,26 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search(q: str, dialect: str) -> sa.ColumnElement[bool]:
-    """Books whose folded title or author contains the folded `q`.
+@dataclass(frozen=True)
+class Filters:
+    """A listing's chosen filters: their shape and their values.
 
-    PostgreSQL answers the LIKE from its trigram indexes (pg_trgm). SQLite's
-    LIKE scans, so there the FTS5 trigram table (kept by triggers) finds the
-    candidates; a phrase of trigrams matches exactly the substrings, and one
-    shorter than a trigram falls back to the scan.
+    `shape` names the chosen filters in a fixed order, `q` as "q:index" when
+    the search index answers it, else "q:scan"; `values` holds the bind
+    parameters of `conditions(shape, dialect)`. Statements built from a shape
+    serve every request of that shape, whatever it searches for.
     """
-    needle = fold(q)
-    if dialect == "sqlite" and len(needle) >= MIN_INDEXED_SEARCH:
-        phrase = '"' + needle.replace('"', '""') + '"'  # FTS5 string: quotes doubled
-        # A CTE, materialized: a listing's page and its total both read the
-        # hits, and the index is then searched once per request, not twice.
-        hits = (
-            sa.select(sa.column("rowid"))
-            .select_from(sa.table(SEARCH_TABLE))
-            .where(sa.text(f"{SEARCH_TABLE} MATCH :phrase").bindparams(phrase=phrase))
-            .cte("search_hits")
-            .prefix_with("MATERIALIZED")
-        )
-        return _BOOKS.c.id.in_(sa.select(hits.c.rowid))
-    pattern = f"%{_escape_like(needle)}%"
-    return sa.or_(
-        _BOOKS.c.title_key.like(pattern, escape="\\"),
-        _BOOKS.c.author_key.like(pattern, escape="\\"),
-    )
+
+    shape: tuple[str, ...] = ()
+    values: dict = field(default_factory=dict)
+
+    @property
+    def search(self) -> str | None:
+        """How `q` is answered ("q:index", "q:scan"), None without `q`."""
+        return next((name for name in self.shape if name.startswith("q:")), None)
 
 
-def filters(
+def chosen(
     dialect: str,
     *,
     author: str | None = None,
@@ -89,17 +84,96 @@ def filters(
     q: str | None = None,
     min_price: Decimal | None = None,
     max_price: Decimal | None = None,
-) -> list[sa.ColumnElement[bool]]:
-    """The WHERE conditions of a listing's filters (none: the unfiltered listing)."""
-    conditions = []
+) -> Filters:
+    """The listing's filters (an empty shape: the unfiltered listing)."""
+    shape, values = [], {}
     if author is not None:
-        conditions.append(_BOOKS.c.author_key == fold(author))
+        shape.append("author")
+        values["author_key"] = fold(author)
     if publisher is not None:
-        conditions.append(_BOOKS.c.publisher_key == fold(publisher))
+        shape.append("publisher")
+        values["publisher_key"] = fold(publisher)
     if q is not None:
-        conditions.append(search(q, dialect))
+        needle = fold(q)
+        search = "q:scan" if len(needle) < MIN_INDEXED_SEARCH else "q:index"
+        shape.append(search)
+        if dialect != "sqlite":
+            values["pattern"] = f"%{_escape_like(needle)}%"
+        elif search == "q:scan":
+            values["needle"] = needle
+        else:
+            values["phrase"] = '"' + needle.replace('"', '""') + '"'  # FTS5 string
     if min_price is not None:
-        conditions.append(_BOOKS.c.price_cents >= int(min_price.scaleb(2)))
+        shape.append("min_price")
+        values["min_cents"] = int(min_price.scaleb(2))
     if max_price is not None:
-        conditions.append(_BOOKS.c.price_cents <= int(max_price.scaleb(2)))
-    return conditions
+        shape.append("max_price")
+        values["max_cents"] = int(max_price.scaleb(2))
+    return Filters(tuple(shape), values)
+
+
+def conditions(shape: tuple[str, ...], dialect: str) -> tuple:
+    """The WHERE conditions of a filter shape, on the bind parameters that
+    `chosen` gives values to."""
+    built = {
+        "author": lambda: _BOOKS.c.author_key == sa.bindparam("author_key"),
+        "publisher": lambda: _BOOKS.c.publisher_key == sa.bindparam("publisher_key"),
+        "q:scan": lambda: _scan(dialect),
+        "q:index": lambda: _indexed_search(dialect),
+        "min_price": lambda: _BOOKS.c.price_cents >= sa.bindparam("min_cents"),
+        "max_price": lambda: _BOOKS.c.price_cents <= sa.bindparam("max_cents"),
+    }
+    return tuple(built[name]() for name in shape)
+
+
+def _scan(dialect: str) -> sa.ColumnElement[bool]:
+    """Books whose folded title or author contains the folded `q`, compared
+    row by row: a substring shorter than a trigram has no index to look up.
+
+    On PostgreSQL this is the LIKE of `_indexed_search`: searches run
+    unprepared, so each is planned with its pattern, and one without a trigram
+    never reaches the trigram index (which would read all of it).
+    """
+    if dialect != "sqlite":
+        return _indexed_search(dialect)
+    needle = sa.bindparam("needle", type_=sa.String())
+    return sa.or_(
+        sa.func.instr(_BOOKS.c.title_key, needle) > 0,
+        sa.func.instr(_BOOKS.c.author_key, needle) > 0,
+    )
+
+
+def _indexed_search(dialect: str) -> sa.ColumnElement[bool]:
+    """Books whose folded title or author contains the folded `q`, found by the
+    search index.
+
+    PostgreSQL answers the LIKE from its trigram indexes (pg_trgm). SQLite's
+    LIKE scans, so there the FTS5 trigram table (kept by triggers) finds the
+    books; a phrase of trigrams matches exactly the substrings.
+    """
+    if dialect == "sqlite":
+        hits = (
+            sa.select(sa.column("rowid"))
+            .select_from(sa.table(SEARCH_TABLE))
+            .where(sa.text(f"{SEARCH_TABLE} MATCH :phrase"))
+        )
+        return _BOOKS.c.id.in_(hits)
+    pattern = sa.bindparam("pattern", type_=sa.String())
+    return sa.or_(
+        _BOOKS.c.title_key.like(pattern, escape="\\"),
+        _BOOKS.c.author_key.like(pattern, escape="\\"),
+    )
+
+
+def matches(sort: str, where: tuple, *, search: str, dialect: str) -> sa.CTE:
+    """The books a searched listing shows, each with its sort value: a CTE of
+    (id, <sort column>), materialized (the page and the total both read it)."""
+    key = sort_column(sort)
+    found = sa.select(_BOOKS.c.id, key).where(*where)
+    if dialect == "sqlite" and search == "q:scan":
+        # Asked for the sort value as well, SQLite's planner walks an owner
+        # index without the keys and reads every book; the ids alone come from
+        # the one index that holds both keys, and only the matches are read.
+        ids = sa.select(_BOOKS.c.id).where(*where)
+        found = sa.select(_BOOKS.c.id, key).where(_BOOKS.c.id.in_(ids))
+    return found.cte("matches").prefix_with("MATERIALIZED")
