@@ -182,11 +182,12 @@ def _filtered(
     # A search's best plan depends on what it searches for (see UNPREPARED).
     options = UNPREPARED if filters.search else {}
     rows = db.session.execute(statement, values, execution_options=options).all()
+    if filters.search is not None:  # always a row: NULLs for an empty page
+        return [row for row in rows if row.id is not None], rows[0].match_total
     if rows:
         return rows, rows[0].match_total
     # Past the end no row carries the total: count alone.
-    counting = _match_count(dialect, filters.shape)
-    return rows, db.session.scalar(counting, values, execution_options=options)
+    return rows, db.session.scalar(_match_count(dialect, filters.shape), values)
 
 
 @functools.cache  # one per sort and filter shape: a few hundred at most
@@ -229,14 +230,24 @@ def _searched(sort: str, started: bool, columns: tuple, matches: sa.CTE) -> sa.S
     the page is the first of the matches in the sort's order, not a walk along
     the sort's index testing each row until the page is full (which reads the
     whole shelf when the matches sit at its far end). Each match carries its
-    sort value, so only the page's own rows are read again.
+    sort value, so only the page's own rows are read again. The total leads
+    the join: a page with no rows (no match, or past the end) is one row of
+    NULLs that still carries it, and the matches are never searched twice.
     """
-    page = _paged(sa.select(matches.c.id), sort, matches, started)
-    total = sa.select(sa.func.count()).select_from(matches).scalar_subquery()
+    page = _paged(
+        sa.select(matches.c.id, queries.sort_column(sort, matches)),
+        sort,
+        matches,
+        started,
+    ).subquery("page")
+    total = sa.select(sa.func.count().label("match_total")).select_from(matches)
+    total = total.subquery("total")
     return (
-        sa.select(*LISTED_COLUMNS, total.label("match_total"), *columns)
-        .where(_BOOKS.c.id.in_(page))
-        .order_by(*queries.order(sort))
+        sa.select(*LISTED_COLUMNS, total.c.match_total, *columns)
+        .select_from(
+            total.outerjoin(page, sa.true()).outerjoin(_BOOKS, _BOOKS.c.id == page.c.id)
+        )
+        .order_by(*queries.order(sort, page))
     )
 
 
