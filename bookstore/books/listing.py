@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,7 +16,6 @@ from bookstore.books.models import SHELF_TOTAL as _SHELF_TOTAL
 from bookstore.books.models import Book
 from bookstore.errors import Forbidden
 from bookstore.extensions import UNPREPARED, db
-from bookstore.sqltext import RFC3339, UUIDText
 
 _BOOKS = Book.__table__
 
@@ -47,27 +45,15 @@ class Shelf:
     owner_public_id: str
 
 
-# What a listing shows of a book, in the order dump_books reads it: rows, not ORM
-# objects, with ids and timestamps already rendered as their JSON text.
-LISTED_COLUMNS = (
-    UUIDText(_BOOKS.c.public_id).label("id"),
-    _BOOKS.c.title,
-    _BOOKS.c.author,
-    _BOOKS.c.publisher,
-    _BOOKS.c.price_cents,
-    _BOOKS.c.isbn,
-    RFC3339(_BOOKS.c.created_at).label("created_at"),
-    RFC3339(_BOOKS.c.updated_at).label("updated_at"),
-)
-
-
 # The unfiltered listing, one statement per sort, built once: the page and the
 # owner's total from the trigger-kept counter (never a count(*) over the shelf)
 # in one round trip, both read from the same snapshot.
 # For the caller's own shelf the session check runs in the same statement.
 _UNFILTERED_PAGE = {
     sort: Guarded(
-        sa.select(*LISTED_COLUMNS, _SHELF_TOTAL.scalar_subquery().label("shelf_total"))
+        sa.select(
+            *queries.LISTED_COLUMNS, _SHELF_TOTAL.scalar_subquery().label("shelf_total")
+        )
         .where(_BOOKS.c.owner_id == sa.bindparam("owner_id"))
         .order_by(*queries.order(sort))
         .limit(sa.bindparam("limit"))
@@ -78,33 +64,18 @@ _UNFILTERED_PAGE = {
 }
 
 
-def _position_columns(sort: str) -> tuple:
-    """The columns a cursor is made of: the row's sort value and id."""
-    return queries.sort_column(sort).label("sort_value"), _BOOKS.c.id.label("row_id")
-
-
-def _after(sort: str, table: sa.FromClause = _BOOKS) -> sa.ColumnElement[bool]:
-    value_type = queries.sort_column(sort).type
-    return queries.after(
-        sort,
-        sa.bindparam("after_value", type_=value_type),
-        sa.bindparam("after_id", type_=sa.Integer()),
-        table,
-    )
-
-
 # The unfiltered listing in cursor mode, per sort, from the start or after a
 # position: the same page-and-total statement, seeking on the sort's index
 # instead of skipping OFFSET rows, with the last row's position columns.
 _UNFILTERED_CURSOR_PAGE = {
     (sort, started): (
         sa.select(
-            *LISTED_COLUMNS,
+            *queries.LISTED_COLUMNS,
             _SHELF_TOTAL.scalar_subquery().label("shelf_total"),
-            *_position_columns(sort),
+            *queries.position_columns(sort),
         )
         .where(_BOOKS.c.owner_id == sa.bindparam("owner_id"))
-        .where(*((_after(sort),) if started else ()))
+        .where(*((queries.after_position(sort),) if started else ()))
         .order_by(*queries.order(sort))
         .limit(sa.bindparam("limit"))
     )
@@ -177,89 +148,17 @@ def _filtered(
     position columns (cursor mode).
     """
     dialect, started = _dialect(), "after_id" in window
-    statement = _filtered_page(dialect, sort, filters.shape, started, positioned)
+    statement = queries.filtered_page(dialect, sort, filters.shape, started, positioned)
     values = {"owner_id": owner_id, "offset": 0, **filters.values, **window}
     # A search's best plan depends on what it searches for (see UNPREPARED).
-    options = UNPREPARED if filters.search else {}
+    options = UNPREPARED if filters.search is not None else {}
     rows = db.session.execute(statement, values, execution_options=options).all()
     if filters.search is not None:  # always a row: NULLs for an empty page
         return [row for row in rows if row.id is not None], rows[0].match_total
     if rows:
         return rows, rows[0].match_total
     # Past the end no row carries the total: count alone.
-    return rows, db.session.scalar(_match_count(dialect, filters.shape), values)
-
-
-@functools.cache  # one per sort and filter shape: a few hundred at most
-def _filtered_page(
-    dialect: str, sort: str, shape: tuple, started: bool, positioned: bool
-) -> sa.Select:
-    """A filtered listing's page with the number of matches, in one statement
-    (on SQLite, one search of the FTS index)."""
-    where = _where(dialect, shape)
-    columns = _position_columns(sort) if positioned else ()
-    search = queries.Filters(shape).search
-    if search is not None:
-        matches = queries.matches(sort, where, search=search, dialect=dialect)
-        return _searched(sort, started, columns, matches)
-    total = sa.select(sa.func.count()).select_from(_BOOKS).where(*where)
-    return _paged(
-        sa.select(*LISTED_COLUMNS, total.scalar_subquery().label("match_total"))
-        .add_columns(*columns)
-        .where(*where),
-        sort,
-        _BOOKS,
-        started,
-    )
-
-
-@functools.cache
-def _match_count(dialect: str, shape: tuple) -> sa.Select:
-    return sa.select(sa.func.count()).select_from(_BOOKS).where(*_where(dialect, shape))
-
-
-def _where(dialect: str, shape: tuple) -> tuple:
-    owner = _BOOKS.c.owner_id == sa.bindparam("owner_id", type_=sa.Integer())
-    return (owner, *queries.conditions(shape, dialect))
-
-
-def _searched(sort: str, started: bool, columns: tuple, matches: sa.CTE) -> sa.Select:
-    """A searched listing's page: the matches first, then the page from them.
-
-    The index finds every match, and the total needs every match anyway; so
-    the page is the first of the matches in the sort's order, not a walk along
-    the sort's index testing each row until the page is full (which reads the
-    whole shelf when the matches sit at its far end). Each match carries its
-    sort value, so only the page's own rows are read again. The total leads
-    the join: a page with no rows (no match, or past the end) is one row of
-    NULLs that still carries it, and the matches are never searched twice.
-    """
-    page = _paged(
-        sa.select(matches.c.id, queries.sort_column(sort, matches)),
-        sort,
-        matches,
-        started,
-    ).subquery("page")
-    total = sa.select(sa.func.count().label("match_total")).select_from(matches)
-    total = total.subquery("total")
-    return (
-        sa.select(*LISTED_COLUMNS, total.c.match_total, *columns)
-        .select_from(
-            total.outerjoin(page, sa.true()).outerjoin(_BOOKS, _BOOKS.c.id == page.c.id)
-        )
-        .order_by(*queries.order(sort, page))
-    )
-
-
-def _paged(statement: sa.Select, sort: str, table, started: bool) -> sa.Select:
-    """`statement` in `sort`'s order over `table`'s columns, cut to the window."""
-    if started:
-        statement = statement.where(_after(sort, table))
-    return (
-        statement.order_by(*queries.order(sort, table))
-        .limit(sa.bindparam("limit"))
-        .offset(sa.bindparam("offset"))
-    )
+    return rows, db.session.scalar(queries.match_count(dialect, filters.shape), values)
 
 
 def _cursor_page(

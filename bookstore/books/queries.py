@@ -5,6 +5,7 @@ Builds SQL expressions only; bookstore.books.listing runs them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 
 from bookstore.books.models import Book, fold
 from bookstore.books.search import SEARCH_TABLE
+from bookstore.sqltext import RFC3339, UUIDText
 
 _BOOKS = Book.__table__
 
@@ -177,3 +179,106 @@ def matches(sort: str, where: tuple, *, search: str, dialect: str) -> sa.CTE:
         ids = sa.select(_BOOKS.c.id).where(*where)
         found = sa.select(_BOOKS.c.id, key).where(_BOOKS.c.id.in_(ids))
     return found.cte("matches").prefix_with("MATERIALIZED")
+
+
+# What a listing shows of a book, in the order dump_books reads it: rows, not ORM
+# objects, with ids and timestamps already rendered as their JSON text.
+LISTED_COLUMNS = (
+    UUIDText(_BOOKS.c.public_id).label("id"),
+    _BOOKS.c.title,
+    _BOOKS.c.author,
+    _BOOKS.c.publisher,
+    _BOOKS.c.price_cents,
+    _BOOKS.c.isbn,
+    RFC3339(_BOOKS.c.created_at).label("created_at"),
+    RFC3339(_BOOKS.c.updated_at).label("updated_at"),
+)
+
+
+def position_columns(sort: str) -> tuple:
+    """The columns a cursor is made of: the row's sort value and id."""
+    return sort_column(sort).label("sort_value"), _BOOKS.c.id.label("row_id")
+
+
+def after_position(sort: str, table: sa.FromClause = _BOOKS) -> sa.ColumnElement[bool]:
+    value_type = sort_column(sort).type
+    return after(
+        sort,
+        sa.bindparam("after_value", type_=value_type),
+        sa.bindparam("after_id", type_=sa.Integer()),
+        table,
+    )
+
+
+@functools.cache  # one per sort and filter shape: a few hundred at most
+def filtered_page(
+    dialect: str, sort: str, shape: tuple, started: bool, positioned: bool
+) -> sa.Select:
+    """A filtered listing's page with the number of matches, in one statement
+    (on SQLite, one search of the FTS index), on the bind parameters `chosen`
+    gives values to, plus owner_id, limit, offset (and after_value, after_id
+    when `started`)."""
+    where = _where(dialect, shape)
+    columns = position_columns(sort) if positioned else ()
+    search = Filters(shape).search
+    if search is not None:
+        found = matches(sort, where, search=search, dialect=dialect)
+        return _searched(sort, started, columns, found)
+    total = sa.select(sa.func.count()).select_from(_BOOKS).where(*where)
+    return _paged(
+        sa.select(*LISTED_COLUMNS, total.scalar_subquery().label("match_total"))
+        .add_columns(*columns)
+        .where(*where),
+        sort,
+        _BOOKS,
+        started,
+    )
+
+
+@functools.cache
+def match_count(dialect: str, shape: tuple) -> sa.Select:
+    return sa.select(sa.func.count()).select_from(_BOOKS).where(*_where(dialect, shape))
+
+
+def _where(dialect: str, shape: tuple) -> tuple:
+    owner = _BOOKS.c.owner_id == sa.bindparam("owner_id", type_=sa.Integer())
+    return (owner, *conditions(shape, dialect))
+
+
+def _searched(sort: str, started: bool, columns: tuple, found: sa.CTE) -> sa.Select:
+    """A searched listing's page: the matches first, then the page from them.
+
+    The index finds every match, and the total needs every match anyway; so
+    the page is the first of the matches in the sort's order, not a walk along
+    the sort's index testing each row until the page is full (which reads the
+    whole shelf when the matches sit at its far end). Each match carries its
+    sort value, so only the page's own rows are read again. The total leads
+    the join: a page with no rows (no match, or past the end) is one row of
+    NULLs that still carries it, and the matches are never searched twice.
+    """
+    page = _paged(
+        sa.select(found.c.id, sort_column(sort, found)),
+        sort,
+        found,
+        started,
+    ).subquery("page")
+    total = sa.select(sa.func.count().label("match_total")).select_from(found)
+    total = total.subquery("total")
+    return (
+        sa.select(*LISTED_COLUMNS, total.c.match_total, *columns)
+        .select_from(
+            total.outerjoin(page, sa.true()).outerjoin(_BOOKS, _BOOKS.c.id == page.c.id)
+        )
+        .order_by(*order(sort, page))
+    )
+
+
+def _paged(statement: sa.Select, sort: str, table, started: bool) -> sa.Select:
+    """`statement` in `sort`'s order over `table`'s columns, cut to the window."""
+    if started:
+        statement = statement.where(after_position(sort, table))
+    return (
+        statement.order_by(*order(sort, table))
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+    )

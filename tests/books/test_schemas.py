@@ -204,8 +204,8 @@ def test_query_schema_refuses_unknown_parameters_and_bad_sorts():
     ],
 )
 def test_fast_dump_matches_the_schema(app, client, auth_headers, price, isbn):
-    from bookstore.books.listing import LISTED_COLUMNS
     from bookstore.books.models import Book
+    from bookstore.books.queries import LISTED_COLUMNS
     from bookstore.books.schemas import BookSchema, dump_book, dump_books
     from bookstore.extensions import db
 
