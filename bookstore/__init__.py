@@ -31,6 +31,7 @@ from bookstore.extensions import (
     drop_idle_limit_hook,
     engine_options,
     init_migrations,
+    limit_hooks_only_when_checked,
     limit_store_options,
     limiter,
 )
@@ -106,6 +107,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     cli.register(app)
     mail.register(app)
     drop_idle_limit_hook(app)  # after every route and its limits are registered
+    limit_hooks_only_when_checked(app)
     if app.config["CORS_ORIGINS"]:
         CORS(
             app,

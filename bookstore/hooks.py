@@ -40,9 +40,12 @@ def _start() -> None:
 def _finish(response: Response) -> Response:
     # The request's objects looked up once: each use of a context proxy
     # (g, request, current_app) is a lookup of its own, and this runs every time.
+    # g.get, not getattr(g, name, None): a name g lacks (no user on /healthz) costs
+    # getattr an AttributeError raised and caught.
     context = g._get_current_object()
+    request_id = context.get("request_id")
     headers = response.headers
-    headers.set("X-Request-ID", getattr(context, "request_id", None) or _new_id())
+    headers.set("X-Request-ID", request_id or _new_id())
     # One pass over the headers the view set (a view's own CSP wins), not a
     # setdefault scan per security header.
     present = {name.lower() for name in headers.keys()}
@@ -51,7 +54,7 @@ def _finish(response: Response) -> Response:
             headers.add(name, value)
     if not request_logging():
         return response
-    started = getattr(context, "started", None)
+    started = context.get("started")
     current = request._get_current_object()
     log_request(
         method=current.method,
@@ -60,8 +63,8 @@ def _finish(response: Response) -> Response:
         duration_ms=round((time.perf_counter() - started) * 1000, 2)
         if started
         else None,
-        request_id=getattr(context, "request_id", None),
-        user_id=getattr(context, "user_public_id", None),
+        request_id=request_id,
+        user_id=context.get("user_public_id"),
     )
     return response
 

@@ -56,7 +56,7 @@ def configure(level: str) -> None:
 # `bookstore.request` logger's level) as JSONFormatter gives a record logged
 # with these `extra` fields.
 _requests = logging.getLogger("bookstore.request")
-_REQUEST_HEAD = {"level": "info", "logger": _requests.name, "msg": "request"}
+_LOGGER = _requests.name
 
 
 def request_logging() -> bool:
@@ -64,9 +64,20 @@ def request_logging() -> bool:
     return _requests.isEnabledFor(logging.INFO)
 
 
-def log_request(**fields) -> None:
+def log_request(*, method, path, status, duration_ms, request_id, user_id) -> None:
     """Write one JSON line for a finished request to stderr, whole."""
-    entry = {"ts": _timestamp(time.time()), **_REQUEST_HEAD, **fields}
+    entry = {  # one literal, not three dicts merged per request
+        "ts": _timestamp(time.time()),
+        "level": "info",
+        "logger": _LOGGER,
+        "msg": "request",
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": duration_ms,
+        "request_id": request_id,
+        "user_id": user_id,
+    }
     try:
         line = orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError:  # a lone surrogate in a path: the stdlib escapes it

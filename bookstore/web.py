@@ -119,6 +119,9 @@ class NoSessions(SessionInterface):
         return None
 
 
+_COMPACT = {"separators": (",", ":")}
+
+
 class FastJSON(DefaultJSONProvider):
     """Flask's JSON provider with orjson encoding responses.
 
@@ -136,7 +139,9 @@ class FastJSON(DefaultJSONProvider):
     )
 
     def dumps(self, obj, **kwargs) -> str:
-        if kwargs:  # an option orjson has no equivalent for: the stdlib path
+        # Flask's response() (a view returning a dict: /healthz) asks for the
+        # compact separators, which are orjson's own.
+        if kwargs and kwargs != _COMPACT:  # no orjson equivalent: the stdlib
             return super().dumps(obj, **kwargs)
         option = self._OPTIONS | (orjson.OPT_SORT_KEYS if self.sort_keys else 0)
         try:
@@ -144,4 +149,4 @@ class FastJSON(DefaultJSONProvider):
         except orjson.JSONEncodeError:
             # A lone surrogate echoed from a client's input (a field name in
             # `errors`), an integer past 64 bits: the stdlib escapes or writes it.
-            return super().dumps(obj)
+            return super().dumps(obj, **kwargs)

@@ -22,11 +22,15 @@ _JSON = st.recursive(
 )
 
 
-@settings(
+# The app fixture is shared by the examples: nothing here changes it.
+_EXAMPLES = settings(
     max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
+
+
+@_EXAMPLES
 @given(value=_JSON)
 def test_any_value_encodes_as_flasks_own_provider_would(app, value):
     fast = app.json.dumps(value)
@@ -77,3 +81,26 @@ def test_a_field_named_with_a_lone_surrogate_is_a_422_not_a_500(client, auth_hea
 
     assert response.status_code == 422
     assert response.json["code"] == "validation_error"
+
+
+@_EXAMPLES
+@given(value=_JSON)
+def test_a_returned_dict_encodes_as_flasks_own_provider_would(app, value):
+    """Views returning a dict go through Flask's response(): compact, one newline."""
+    with app.app_context():
+        fast = app.json.response(value).get_data(as_text=True)
+        plain = DefaultJSONProvider(app).response(value).get_data(as_text=True)
+
+    assert fast.endswith("\n") and fast.count("\n") == plain.count("\n") == 1
+    assert json.loads(fast) == json.loads(plain)
+    assert list(_keys(json.loads(fast))) == list(_keys(json.loads(plain)))  # order
+    # Compact: the stdlib's compact form, non-ASCII as UTF-8 (orjson) or escaped
+    # (the stdlib's fallback, for lone surrogates and huge integers).
+    unescaped = json.dumps(
+        json.loads(fast), separators=(",", ":"), ensure_ascii=False, sort_keys=True
+    )
+    assert fast[:-1] in (unescaped, plain[:-1])
+
+
+def test_healthz_body_is_unchanged(client):
+    assert client.get("/healthz").data == b'{"status":"ok"}\n'

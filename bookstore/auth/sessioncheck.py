@@ -250,28 +250,41 @@ class Guarded:
         after the check. SQLite runs in the worker: no round trip to save, and
         its planner makes the combined form dearer than the two statements."""
         check = g.get("pending_check")
-        remote = _connection().dialect.name == "postgresql"
+        connection = _connection()  # once: each ask goes through the session again
+        remote = connection.dialect.name == "postgresql"
         if check is None or owner is not CALLER or not remote:
             caller = settle().user
             if self.owner_param is not None:
                 owner_id = caller.id if owner is CALLER else owner
                 params = {**params, self.owner_param: owner_id}
-            return self._execute(self.plain, params)
-        rows = self._execute(self.combined(check.kind), {**params, **check.params})
+            return self._execute(connection, self.plain, params)
+        rows = self._execute(
+            connection, self.combined(check.kind), {**params, **check.params}
+        )
         settled_by(rows[0] if rows else None)
         return [row for row in rows if row._position is not None]
 
-    def _execute(self, statement, params: dict) -> list:
-        connection = _connection()  # the session runs ORM reads on it too
-        if self.orm:
+    def _execute(self, connection, statement, params: dict) -> list:
+        if self.orm:  # the session runs ORM reads on `connection` too
             return db.session.execute(statement, params).all()
         return connection.execute(statement, params).all()
 
 
 def _connection() -> sa.Connection:
-    """The request's connection: in autocommit for a read-only request (no
-    BEGIN/ROLLBACK round trips on PostgreSQL) when nothing began a transaction."""
+    """The request's connection: on PostgreSQL in autocommit for a read-only
+    request (no BEGIN/ROLLBACK round trips) when nothing began a transaction.
+
+    Not on SQLite: pysqlite begins no transaction for a SELECT, so autocommit
+    saves nothing there, and SQLAlchemy's reset of it when the connection goes
+    back to the pool (PRAGMA read_uncommitted) expires every statement SQLite
+    has prepared on the connection: each read recompiled its SQL (figures:
+    bench/README.md).
+    """
     session = db.session()
-    if g.get("read_only") and not session.in_transaction():
+    if (
+        g.get("read_only")
+        and not session.in_transaction()
+        and session.get_bind().dialect.name == "postgresql"
+    ):
         return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     return session.connection()

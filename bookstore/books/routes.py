@@ -14,7 +14,7 @@ from bookstore.auth.guards import (
 )
 from bookstore.auth.scopes import BOOKS_READ, BOOKS_WRITE, scope
 from bookstore.books import counts, idempotency, listing, services
-from bookstore.books.models import Book
+from bookstore.books.models import Book, NewBook, book_etag
 from bookstore.books.output import dump_book, dump_books
 from bookstore.books.schemas import BookQuerySchema, BookSchema
 from bookstore.web import json_body
@@ -27,7 +27,7 @@ book_patch_schema = BookSchema(partial=True)
 book_query_schema = BookQuerySchema()
 
 
-def _dump(book: Book) -> dict:
+def _dump(book: Book | NewBook) -> dict:
     """The book; its owner's public id without a query when that is the caller."""
     caller = current_caller()
     return dump_book(
@@ -37,8 +37,12 @@ def _dump(book: Book) -> dict:
 
 def _book_response(book: Book, status: int = 200) -> Response:
     """The book with its ETag; revalidate (no-cache) before reusing a stored copy."""
-    response = Response(json.dumps(_dump(book)), status, mimetype="application/json")
-    response.set_etag(book.etag)
+    return _respond(_dump(book), book.etag, status)
+
+
+def _respond(body: dict, etag: str, status: int = 200) -> Response:
+    response = Response(json.dumps(body), status, mimetype="application/json")
+    response.set_etag(etag)
     response.headers["Cache-Control"] = "private, no-cache"
     return response
 
@@ -48,7 +52,7 @@ def _if_match():
     return request.if_match if "If-Match" in request.headers else None
 
 
-def _render_created(book: Book) -> idempotency.StoredResponse:
+def _render_created(book: NewBook) -> idempotency.StoredResponse:
     return idempotency.StoredResponse(
         status=201,
         body=json.dumps(_dump(book)),
@@ -100,12 +104,14 @@ def list_books():
 @token_required
 def get_book(book_id):
     """One book the caller may see; If-None-Match gives 304."""
-    book = services.read_visible_book(book_id)
-    if request.if_none_match.contains_weak(book.etag):
+    book = services.read_visible_book(book_id)  # a row, as the listing's
+    etag = book_etag(book.id, book.version)
+    if request.if_none_match.contains_weak(etag):
         response = Response(status=304)
-        response.set_etag(book.etag)
+        response.set_etag(etag)
         return response
-    return _book_response(book)
+    (body,) = dump_books([book], services.owner_public_id(book))
+    return _respond(body, etag)
 
 
 @bp.put("/<uuid:book_id>")

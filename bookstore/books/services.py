@@ -15,10 +15,11 @@ from werkzeug.datastructures import ETags
 from bookstore import clock
 from bookstore.auth import sessioncheck
 from bookstore.auth.identity import Caller
-from bookstore.auth.models import AuthSession
+from bookstore.auth.models import AuthSession, User
 from bookstore.auth.sessioncheck import Guarded, settle
 from bookstore.books.idempotency import KeyedRequest, StoredResponse, fingerprint
-from bookstore.books.models import SHELF_TOTAL, Book, BookCount
+from bookstore.books.models import SHELF_TOTAL, Book, BookCount, NewBook
+from bookstore.books.output import LISTED_COLUMNS
 from bookstore.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from bookstore.extensions import db
 from bookstore.locks import lock_user
@@ -32,7 +33,7 @@ def create_book(
     body: dict,
     *,
     load: Callable[[dict], dict],
-    render: Callable[[Book], StoredResponse],
+    render: Callable[[NewBook], StoredResponse],
     idempotency_key: str | None = None,
 ) -> StoredResponse:
     """Create a book on the caller's shelf from a request body: `load` turns
@@ -67,7 +68,9 @@ def create_book(
 
 
 def _insert_in_transaction(
-    fields: dict, render: Callable[[Book], StoredResponse], keyed: KeyedRequest | None
+    fields: dict,
+    render: Callable[[NewBook], StoredResponse],
+    keyed: KeyedRequest | None,
 ) -> StoredResponse:
     """The create as one transaction: the shelf counted under the owner's lock
     (insert_book), the INSERT and, with `keyed`, the key's record."""
@@ -83,24 +86,16 @@ def _insert_in_transaction(
     return response
 
 
-def new_book(owner: Caller | None, fields: dict) -> Book:
-    """A Book with every column's value set here, ready to insert and render
+def new_book(owner: Caller | None, fields: dict) -> NewBook:
+    """A book with every column's value set here, ready to insert and render
     (the owner's id later when the INSERT takes it from the session check)."""
-    now = clock.utcnow()
-    return Book(
-        public_id=uuid.uuid4(),
-        owner_id=owner.id if owner is not None else None,
-        version=1,
-        created_at=now,
-        updated_at=now,
-        **fields,
-    )
+    return NewBook.of(owner.id if owner is not None else None, clock.utcnow(), **fields)
 
 
 _INSERTED = tuple(column.key for column in Book.__table__.columns if column.key != "id")
 
 
-def insert_book(book: Book) -> None:
+def insert_book(book: NewBook) -> None:
     """INSERT `book` in the session's transaction, as one Core statement; raise
     Conflict when the owner already has MAX_BOOKS_PER_USER books.
 
@@ -162,7 +157,7 @@ _CREATE_CHECKED = sa.select(
 )
 
 
-def _insert_in_one_statement(fields: dict) -> Book | None:
+def _insert_in_one_statement(fields: dict) -> NewBook | None:
     """On PostgreSQL while the caller's session check is pending: the check and
     the INSERT as one statement in autocommit, one round trip.
 
@@ -209,19 +204,42 @@ def get_visible_book(viewer: Caller, book_id: uuid.UUID) -> Book:
     return _visible(viewer, book)
 
 
+# One book as GET shows it, as a row: the listing's columns (id and timestamps
+# already as their JSON text), then what the view checks. Loading an ORM Book
+# instead (instance state, identity map, every column) was a large share of a
+# get's CPU (figures: bench/README.md). A test holds the response to the ORM
+# path's (BookSchema, Book.etag).
 _BOOK_BY_ID = Guarded(
-    sa.select(Book).where(Book.public_id == sa.bindparam("book_id")), entity=Book
+    sa.select(*LISTED_COLUMNS, _BOOKS.c.owner_id, _BOOKS.c.version).where(
+        _BOOKS.c.public_id == sa.bindparam("book_id")
+    )
 )
 
 
-def read_visible_book(book_id: uuid.UUID) -> Book:
-    """get_visible_book for a read-only request: the book and the caller's
-    session check in one statement."""
+def read_visible_book(book_id: uuid.UUID) -> sa.Row:
+    """get_visible_book for a read-only request, as a row of LISTED_COLUMNS,
+    `owner_id` and `version`: the book and the caller's session check in one
+    statement."""
     rows = _BOOK_BY_ID.rows({"book_id": book_id})
-    return _visible(settle().user, rows[0][0] if rows else None)
+    return _visible(settle().user, rows[0] if rows else None)
 
 
-def _visible(viewer: Caller, book: Book | None) -> Book:
+def owner_public_id(book: Book | sa.Row) -> str:
+    """The public id of `book`'s owner: the caller's, or (an admin reading
+    someone else's book) read from the users table."""
+    caller = settle().user
+    if book.owner_id == caller.id:
+        return str(caller.public_id)
+    return str(db.session.scalar(_OWNER_PUBLIC_ID, {"owner_id": book.owner_id}))
+
+
+_OWNER_PUBLIC_ID = sa.select(User.__table__.c.public_id).where(
+    User.__table__.c.id == sa.bindparam("owner_id")
+)
+
+
+def _visible(viewer: Caller, book):
+    """`book` (a Book or a row) if `viewer` may see it, else raise NotFound."""
     if book is None or not (viewer.is_admin or book.owner_id == viewer.id):
         raise NotFound("Book not found.")  # same answer for "absent" and "not yours"
     return book
