@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install dev-install run test lint format clean bench bench-smoke bench-metrics bench-scale
+.PHONY: install dev-install run demo test lint format clean bench bench-smoke bench-metrics bench-scale
 
 # `make run` installs what serving needs; `make test` adds the test and lint tools.
 $(VENV)/.installed: pyproject.toml
@@ -26,6 +26,11 @@ dev-install: $(VENV)/.dev-installed
 run: install
 	BOOKSTORE_ENV=development $(BIN)/flask --app wsgi db upgrade
 	BOOKSTORE_ENV=development $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+## make demo: migrate the same database and add the demo user and its books (idempotent)
+demo: install
+	BOOKSTORE_ENV=development $(BIN)/flask --app wsgi db upgrade
+	BOOKSTORE_ENV=development $(BIN)/flask --app wsgi demo
 
 ## make test: the whole suite (SQLite; PostgreSQL too when TEST_DATABASE_URL is set)
 test: dev-install

@@ -101,15 +101,25 @@ def worker_exit(server, worker) -> None:
                     raise
 
 
+_SERVER_DETAILS = {
+    414: "The request line is too long.",
+    431: "A request header is too large.",
+    500: "The server failed to handle the request.",
+    501: "The request uses a feature the server does not support.",
+}
+
+
 def problem_error(sock, status: int, reason: str, message: str) -> None:
     """gunicorn's own error responses (bad request line, oversized header...) as
     a small problem document instead of an HTML page. `message` is dropped: it
     quotes the offending request back."""
     code = {500: "internal_error"}.get(status, reason.lower().replace(" ", "_"))
-    body = json.dumps(
-        {"type": "about:blank", "title": reason, "status": status, "code": code},
-        separators=(",", ":"),
-    ).encode()
+    problem = {"type": "about:blank", "title": reason, "status": status, "code": code}
+    # The app's problem shape (the OpenAPI document's Problem): a detail of our
+    # own, and no request id, as no request reached the app.
+    problem["detail"] = _SERVER_DETAILS.get(status, "The request is not valid HTTP.")
+    problem["request_id"] = None
+    body = json.dumps(problem, separators=(",", ":")).encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\n"
         "Connection: close\r\n"

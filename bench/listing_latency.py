@@ -11,8 +11,11 @@ one owner (plus a tenth as many for a second owner, so the owner filter matters)
 `ANALYZE` runs as autovacuum would, and each query is timed through the Flask test
 client with a logged-in user: in-process, no network, no gunicorn, the whole Flask
 stack (token check and session lookup included); "SQL p50" is the count and page
-queries alone, run through the same service code. `--json` prints the rows for the
-bench harness (`measure()` returns them too).
+queries alone, run through the same service code; "CPU ms" is the CPU per request
+of this process plus, on PostgreSQL, of the server processes serving the database
+(same machine): unlike the latency, it does not grow while a loaded machine makes a
+request wait for a core. `--json` prints the rows for the bench harness
+(`measure()` returns them too).
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ from urllib.parse import parse_qsl
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+try:
+    from bench import procs
+except ImportError:  # run as a script: bench/ itself is on sys.path
+    import procs
+
 PASSWORD = "bench-listing-password-91"
 BATCH = 10_000
 # Every allowed sort, both directions for the default one, and each filter.
@@ -46,8 +54,9 @@ QUERIES = [
     "sort=-price",
     "author=author%20417",
     "publisher=PUBLISHER%207",
-    "q=volume%2012",
-    "q=author%2041",
+    "q=volume%2012",  # 2,220 matches (plus the neighbour's)
+    "q=author%2041",  # 1,101
+    "q=volume%204321",  # 20: selective, yet most of its trigrams are in every title
     "q=zz",  # shorter than a trigram: the scan
     "min_price=10&max_price=20&sort=price",
     "page=5000",  # OFFSET: what cursor mode is for
@@ -161,30 +170,37 @@ def _deep_cursor(app, query: str, pages: int) -> str:
     return cursor or ""
 
 
-def _cursor_rows(client, headers, size: int, requests: int) -> list[dict]:
+def _cursor_rows(client, headers, size: int, requests: int, backends) -> list[dict]:
     pages = min(DEEP_PAGE, size // 20) - 1
     rows = []
     for query in DEEP_QUERIES:
         prefix = f"{query}&" if query else ""
         deep = _deep_cursor(client.application, query, pages)
         for label, cursor in (("cursor p1", ""), (f"cursor p{pages + 1}", deep)):
-            row = _time(client, headers, f"{prefix}cursor={cursor}", requests)
+            row = _time(client, headers, f"{prefix}cursor={cursor}", requests, backends)
             row["query"] = f"{label} {query or '(default)'}"
             rows.append(row)
     return rows
 
 
-def _time(client, headers: dict, query: str, requests: int) -> dict:
+def _time(client, headers: dict, query: str, requests: int, backends=None) -> dict:
+    """Latency of `query`'s page 1, and CPU per request: this process's, plus on
+    PostgreSQL the server's (`backends`). On a loaded machine the latency
+    includes waiting for a core; the CPU does not."""
     path = f"/api/v1/books?{query}" if query else "/api/v1/books"
     for _ in range(5):  # warm-up: caches, prepared plans, pool
         response = client.get(path, headers=headers)
         assert response.status_code == 200, response.get_data(as_text=True)
     samples = []
+    cpu, database = time.process_time(), backends.ticks() if backends else {}
     for _ in range(requests):
         started = time.perf_counter()
         response = client.get(path, headers=headers)
         samples.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200
+    cpu = (time.process_time() - cpu) * 1000
+    if backends:
+        cpu += procs.cpu_ms(database, backends.ticks())[0]
     samples.sort()
     sql = sorted(_time_sql(client.application, query, requests))
     return {
@@ -195,12 +211,16 @@ def _time(client, headers: dict, query: str, requests: int) -> dict:
         "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 2),
         "max_ms": round(samples[-1], 2),
         "sql_p50_ms": round(statistics.median(sql), 2),
+        "cpu_ms": round(cpu / requests, 2),
     }
 
 
 def _time_sql(app, query: str, requests: int) -> list[float]:
     """The database's share: page 1 with its total, no HTTP or JSON."""
+    from flask import g
+
     from bookstore.auth.models import User
+    from bookstore.auth.sessioncheck import Caller, SessionRef
     from bookstore.books import listing
     from bookstore.books.schemas import BookQuerySchema
     from bookstore.extensions import db
@@ -209,9 +229,13 @@ def _time_sql(app, query: str, requests: int) -> list[float]:
     samples = []
     with app.app_context():
         user = db.session.scalar(sa.select(User).where(User.username == "bench-owner"))
+        caller = Caller(user.id, user.public_id, user.is_admin)
+        # As the guard leaves it once the session check has run: the unfiltered
+        # page then runs alone, without the check.
+        g.current_session = SessionRef(0, uuid.uuid4(), caller)
         for _ in range(requests):
             started = time.perf_counter()
-            listing.list_books(user, **args)
+            listing.list_books(caller, **args)
             samples.append((time.perf_counter() - started) * 1000)
         db.session.remove()
     return samples
@@ -232,6 +256,13 @@ def measure(
     with scratch_database(url, in_place) as scratch:
         app = _app(scratch)
         backend = make_url(scratch).get_backend_name()
+        backends = None
+        if backend == "postgresql":  # the server's CPU, from the server's URL
+            server = make_url(url).set(drivername="postgresql")
+            backends = procs.Backends(
+                server.render_as_string(hide_password=False),
+                make_url(scratch).database,
+            )
         with app.app_context():
             flask_migrate.upgrade()  # the real schema: migrations, indexes included
         client = app.test_client()
@@ -243,9 +274,9 @@ def measure(
             _seed(app, "bench-neighbour", seeded // 10, size // 10)
             seeded = size
             for query in QUERIES:
-                row = _time(client, headers, query, requests)
+                row = _time(client, headers, query, requests, backends)
                 rows.append({"backend": backend, "books": size, **row})
-            for row in _cursor_rows(client, headers, size, requests):
+            for row in _cursor_rows(client, headers, size, requests, backends):
                 rows.append({"backend": backend, "books": size, **row})
         with app.app_context():
             db.engine.dispose()
@@ -256,13 +287,13 @@ def table(rows: list[dict]) -> str:
     """The rows as a fixed-width text table."""
     lines = [
         f"{'backend':<10} {'books':>7}  {'query':<38} {'total':>6} "
-        f"{'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'SQL p50':>8}"
+        f"{'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'SQL p50':>8} {'CPU ms':>7}"
     ]
     for r in rows:
         lines.append(
             f"{r['backend']:<10} {r['books']:>7}  {r['query']:<38} {r['total']:>6} "
             f"{r['p50_ms']:>7.2f} {r['p95_ms']:>7.2f} {r['max_ms']:>7.2f}"
-            f" {r['sql_p50_ms']:>8.2f}"
+            f" {r['sql_p50_ms']:>8.2f} {r['cpu_ms']:>7.2f}"
         )
     return "\n".join(lines)
 

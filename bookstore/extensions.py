@@ -95,6 +95,25 @@ def engine_options(url: str, config) -> dict:
     return options
 
 
+# Execution option for a statement whose best plan depends on its parameters'
+# values (a search: how many books a term matches decides between the trigram
+# index and a scan, and whether the owner's index helps). psycopg prepares a
+# statement after DB_PREPARE_THRESHOLD runs, and PostgreSQL then soon settles on
+# one generic plan made without the values; unprepared, each run is planned
+# with its own. {"unprepared": True}; no effect on SQLite, which plans each run.
+UNPREPARED = {"unprepared": True}
+
+
+@sa.event.listens_for(sa.engine.Engine, "do_execute")
+def _execute_unprepared(cursor, statement, parameters, context) -> bool | None:
+    if context.execution_options.get("unprepared") and context.dialect.driver == (
+        "psycopg"
+    ):
+        cursor.execute(statement, parameters, prepare=False)
+        return True  # executed: SQLAlchemy does not execute it again
+    return None
+
+
 @sa.event.listens_for(sa.engine.Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """Enforce foreign keys and use WAL journaling on every SQLite connection."""

@@ -1,10 +1,13 @@
 import os
 import re
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import flask_migrate
 import pytest
 import sqlalchemy as sa
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bookstore import create_app
 from bookstore.extensions import db
@@ -165,3 +168,23 @@ def admin(register, app):
 @pytest.fixture
 def admin_headers(admin, login):
     return bearer(login("root-admin"))
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs):  # the app logs each request itself
+        pass
+
+
+@contextmanager
+def serving(app, *, threaded: bool = False):
+    """Serve `app` on a free loopback port from a thread; yield its base URL."""
+    server = make_server(
+        "127.0.0.1", 0, app, threaded=threaded, request_handler=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

@@ -1,63 +1,100 @@
-"""A bounded, deterministic schemathesis run: the API honours its OpenAPI document."""
+"""Schemathesis with every check, over every operation, in every phase (examples,
+coverage, fuzzing, stateful), against a live server: the API honours its
+OpenAPI document, and the document is no looser than the API.
+
+The configuration and hooks are tests/contract/ (the CLI can use them too);
+the hooks hold the few rules JSON Schema cannot state. Deterministic: the same
+cases every run.
+"""
+
+from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import Status, events, from_schema
 
-from bookstore import create_app
-from tests.conftest import PASSWORD, bearer
+from tests.conftest import serving
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-]
-
-
-def _operations() -> list[tuple[str, str]]:
-    """(path, method) of every documented operation, read at collection time."""
-    document = create_app("testing").test_client().get("/api/v1/openapi.json").json
-    return [(path, method) for path, ops in document["paths"].items() for method in ops]
+CONFIG = Path(__file__).parent / "contract" / "schemathesis.toml"
+# Per operation in fuzzing (stateful steps too): about 2,500 cases in all, half a
+# minute on SQLite.
+MAX_EXAMPLES = 50
 
 
 @pytest.fixture
-def fresh_headers(client, register):
-    """Headers of a newly logged-in user: cases may log out or revoke sessions."""
-    register("fuzzer")
-
-    def headers() -> dict:
-        response = client.post(
-            "/api/v1/auth/login", json={"username": "fuzzer", "password": PASSWORD}
-        )
-        return bearer(response.json)
-
-    return headers
+def server_url(make_app):
+    # /metrics is served (and documented) only when enabled: enabled, it is tested.
+    # Thousands of requests: their log lines would only slow the run down.
+    app = make_app(METRICS_ENABLED=True, LOG_LEVEL="WARNING")
+    with serving(app) as url:
+        yield url
 
 
-@pytest.mark.parametrize(("path", "method"), _operations())
-def test_api_honours_its_document(app, fresh_headers, path, method):
-    operation = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)[path][
-        method.upper()
-    ]
-
-    @given(case=operation.as_strategy())
-    @settings(
-        max_examples=15,
-        deadline=None,
-        derandomize=True,  # the same cases every run: CI is reproducible
-        suppress_health_check=list(HealthCheck),
-        database=None,
+def _config() -> SchemathesisConfig:
+    config = SchemathesisConfig.from_path(CONFIG)
+    config.update(seed=1, max_failures=None)
+    config.projects.override.checks.update(included_check_names=["all"])
+    config.projects.override.generation.update(
+        max_examples=MAX_EXAMPLES, deterministic=True, database="none"
     )
-    def check(case):
-        case.call_and_validate(headers=fresh_headers(), checks=CHECKS)
+    config.projects.override.update(workers=1)
+    return config
 
-    check()
+
+def _run(url: str) -> tuple[list[str], set[str], set[str], set[str], list[str]]:
+    """Failures, the operations and phases tested, the checks that ran, errors."""
+    schema = schemathesis.openapi.from_url(
+        f"{url}/api/v1/openapi.json", config=_config()
+    )
+    failures, tested, phases, checks, errors = [], set(), set(), set(), []
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            if event.status != Status.SKIP:
+                phases.add(event.phase.value)
+                if event.label:  # stateful scenarios span operations: no label
+                    tested.add(event.label)
+            for nodes in event.recorder.checks.values():
+                for node in nodes:
+                    checks.add(node.name)
+                    if node.failure_info is not None:
+                        failure = node.failure_info.failure
+                        failures.append(
+                            f"{failure.operation}: {failure.title} ({node.name})\n"
+                            f"{failure.message}\n{node.failure_info.code_sample}"
+                        )
+        elif isinstance(event, events.NonFatalError):
+            errors.append(f"{event.label}: {event.value!r}")
+        elif isinstance(event, events.FatalError):
+            errors.append(repr(event.exception))
+    return failures, tested, phases, checks, errors
+
+
+# Schemathesis' own strategies use `random` (its warning, not ours).
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
+def test_api_honours_its_document_and_the_document_is_exact(server_url):
+    document = schemathesis.openapi.from_url(f"{server_url}/api/v1/openapi.json")
+    operations = {result.ok().label for result in document.get_all_operations()}
+
+    failures, tested, phases, checks, errors = _run(server_url)
+
+    assert errors == []
+    assert failures == [], "\n\n".join(dict.fromkeys(failures))
+    assert tested == operations
+    assert phases == {"examples", "coverage", "fuzzing", "stateful"}
+    # Every check ran; those that apply only to some responses had their turn.
+    assert {
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_headers_conformance",
+        "response_schema_conformance",
+        "positive_data_acceptance",
+        "negative_data_rejection",
+        "missing_required_header",
+        "ignored_auth",
+        "unsupported_method",
+        "allow_header_conformance",
+        "use_after_free",
+        "ensure_resource_availability",
+    } <= checks, checks

@@ -70,3 +70,38 @@ def test_demo_is_refused_in_production(make_app):
 
     assert result.exit_code == 1
     assert "refused in production" in result.output
+
+
+def test_make_demo_fills_the_database_make_run_serves(tmp_path):
+    """The README's quick start: `make demo` beside `make run` (both in the
+    development configuration; a bare `flask --app wsgi` is production)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    database = tmp_path / "demo.sqlite3"
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{database}",
+    }
+    make = ["make", "-s", "-o", "install", f"BIN={Path(sys.executable).parent}"]
+    root = Path(__file__).resolve().parent.parent
+
+    first = subprocess.run([*make, "demo"], cwd=root, env=env, capture_output=True)
+    again = subprocess.run([*make, "demo"], cwd=root, env=env, capture_output=True)
+
+    assert first.returncode == 0, first.stderr.decode()
+    assert f"{len(BOOKS)} books added" in first.stdout.decode()
+    assert again.returncode == 0 and "0 books added" in again.stdout.decode()
+    engine = sa.create_engine(f"sqlite:///{database}")
+    with engine.connect() as connection:
+        owners = connection.execute(
+            sa.text(
+                "SELECT u.username, count(b.id) FROM users u"
+                " JOIN books b ON b.owner_id = u.id GROUP BY u.username"
+            )
+        ).all()
+    engine.dispose()
+    assert owners == [("demo", len(BOOKS))]

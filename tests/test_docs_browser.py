@@ -2,11 +2,11 @@
 
 import os
 import shutil
-import threading
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
+
+from tests.conftest import serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without these Chromium phones home at start-up; the machine's network refuses it.
@@ -45,14 +45,8 @@ def browser():
 
 @pytest.fixture
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serving(app, threaded=True) as url:
+        yield url
 
 
 def _try_list_books(page):

@@ -265,3 +265,24 @@ def test_a_personal_access_tokens_use_is_recorded_by_one_more_statement(
     parsed = [rest for _, kind, rest in messages if kind == "Parse"]
     assert len(parsed) == 1 and "UPDATE personal_access_tokens" in parsed[0]
     assert transaction_commands(messages) == []
+
+
+def test_a_search_is_planned_for_what_it_searches_every_time(
+    client, register, login, wire
+):
+    register("alice")
+    headers = bearer(login("alice"))
+    for title in ("Dune", "Dune Messiah", "Emma"):
+        client.post(f"{API}/books", json=BOOK | {"title": title}, headers=headers)
+
+    # Past psycopg's prepare threshold and PostgreSQL's five custom plans, after
+    # which a prepared statement may keep one generic plan for every pattern.
+    response, messages = _count(
+        client, wire, "GET", f"{API}/books?q=dune", headers, warm_up=8
+    )
+
+    assert response.status_code == 200 and response.json["total"] == 2
+    assert round_trips(messages) == 2  # the session check, then the search
+    parsed = [rest for _, kind, rest in messages if kind == "Parse"]
+    # Sent with its text to an unnamed statement: planned with its pattern.
+    assert [rest.split()[:2] for rest in parsed] == [['""', '"WITH']], parsed

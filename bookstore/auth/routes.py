@@ -64,6 +64,10 @@ def login():
         fields = {"username": auth.username or "", "password": auth.password or ""}
         if not fields["username"] or not fields["password"]:
             raise InvalidCredentials("The username or password is incorrect.")
+    elif request.content_type is None and not request.get_data():
+        # Neither Basic nor a body: no credentials (the body is optional because
+        # Basic may replace it), not a malformed body.
+        raise InvalidCredentials("Send a JSON body or HTTP Basic credentials.")
     else:
         fields = login_schema.load(json_body())
     with throttle.login_attempt(fields["username"]):

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, pre_load, validate
 
-from bookstore.fields import UTCDateTime
-from bookstore.security.passwords import (
-    MAX_PASSWORD,
-    USERNAME_PATTERN,
-    USERNAME_RULE,
-)
+from bookstore.fields import STRIPPED, NewPassword, UTCDateTime
+from bookstore.security.passwords import USERNAME_PATTERN, USERNAME_RULE
 
 
 class UserSchema(Schema):
@@ -23,6 +19,21 @@ class UserSchema(Schema):
     created_at = UTCDateTime(dump_only=True)
 
 
+class BlankableEmail(fields.Email):
+    """An email address; RegisterSchema reads a blank one as none (_trim_email)."""
+
+    def json_schema(self) -> dict:
+        blank = {"type": "string", "pattern": f"^[{STRIPPED}]*$"}
+        address = {"type": "string", "format": "email", "maxLength": 254}
+        description = "Surrounding whitespace is trimmed; blank means no email."
+        return {
+            "anyOf": [address, blank],
+            "format": None,
+            "maxLength": None,
+            "description": description,
+        }
+
+
 class RegisterSchema(Schema):
     username = fields.String(
         required=True,
@@ -31,11 +42,8 @@ class RegisterSchema(Schema):
             error=USERNAME_RULE,
         ),
     )
-    # Length and the common-password list are checked by the policy in accounts.py.
-    password = fields.String(
-        required=True, validate=validate.Length(max=MAX_PASSWORD * 4)
-    )
-    email = fields.Email(
+    password = NewPassword(required=True)  # the policy is checked in accounts.py
+    email = BlankableEmail(
         load_default=None, allow_none=True, validate=validate.Length(max=254)
     )
 
@@ -47,6 +55,8 @@ class RegisterSchema(Schema):
 
 
 class LoginSchema(Schema):
+    """Optional when HTTP Basic credentials are sent instead; with neither, 401."""
+
     username = fields.String(required=True, validate=validate.Length(1, 256))
     password = fields.String(required=True, validate=validate.Length(1, 1024))
 
@@ -57,9 +67,7 @@ class RefreshSchema(Schema):
 
 class PasswordChangeSchema(Schema):
     current_password = fields.String(required=True, validate=validate.Length(1, 1024))
-    new_password = fields.String(
-        required=True, validate=validate.Length(max=MAX_PASSWORD * 4)
-    )
+    new_password = NewPassword(required=True)
 
 
 class TokenPairSchema(Schema):

@@ -9,6 +9,15 @@ _ISBN10 = re.compile(r"[0-9]{9}[0-9Xx]")
 _ISBN13 = re.compile(r"97[89][0-9]{10}")
 _SEPARATORS = re.compile(r"[- ]")
 MAX_INPUT = 32  # 13 digits plus generous room for hyphens and spaces
+# Between two digits, hyphens and spaces with no two alike side by side ("--"
+# and "  " are refused, "- " is not).
+_SEPARATOR = "(?:-(?: -)*(?: )?| (?:- )*-?)"
+_ISBN10_SHAPE = f"[0-9](?:{_SEPARATOR}?[0-9]){{8}}{_SEPARATOR}?[0-9Xx]"
+_ISBN13_SHAPE = f"9{_SEPARATOR}?7{_SEPARATOR}?[89](?:{_SEPARATOR}?[0-9]){{10}}"
+# What to_isbn13 takes once stripped, but for the check digit (a regular
+# expression, ECMA-262 and Python alike): the OpenAPI document's pattern for
+# ISBNs. A test holds the two to each other.
+SHAPE = f"(?:{_ISBN10_SHAPE}|{_ISBN13_SHAPE})"
 
 
 class InvalidISBN(ValueError):

@@ -17,7 +17,7 @@ from bookstore.books.models import SHELF_TOTAL as _SHELF_TOTAL
 from bookstore.books.models import Book
 from bookstore.books.output import LISTED_COLUMNS
 from bookstore.errors import Forbidden
-from bookstore.extensions import db
+from bookstore.extensions import UNPREPARED, db
 
 _BOOKS = Book.__table__
 
@@ -65,20 +65,6 @@ _UNFILTERED_PAGE = {
 }
 
 
-def _position_columns(sort: str) -> tuple:
-    """The columns a cursor is made of: the row's sort value and id."""
-    return queries.sort_column(sort).label("sort_value"), _BOOKS.c.id.label("row_id")
-
-
-def _after(sort: str) -> sa.ColumnElement[bool]:
-    value_type = queries.sort_column(sort).type
-    return queries.after(
-        sort,
-        sa.bindparam("after_value", type_=value_type),
-        sa.bindparam("after_id", type_=sa.Integer()),
-    )
-
-
 # The unfiltered listing in cursor mode, per sort, from the start or after a
 # position: the same page-and-total statement, seeking on the sort's index
 # instead of skipping OFFSET rows, with the last row's position columns.
@@ -87,10 +73,10 @@ _UNFILTERED_CURSOR_PAGE = {
         sa.select(
             *LISTED_COLUMNS,
             _SHELF_TOTAL.scalar_subquery().label("shelf_total"),
-            *_position_columns(sort),
+            *queries.position_columns(sort),
         )
         .where(_BOOKS.c.owner_id == sa.bindparam("owner_id"))
-        .where(*((_after(sort),) if started else ()))
+        .where(*((queries.after_position(sort),) if started else ()))
         .order_by(*queries.order(sort))
         .limit(sa.bindparam("limit"))
     )
@@ -127,8 +113,8 @@ def list_books(
         "min_price": min_price,
         "max_price": max_price,
     }
-    filters = queries.filters(db.session.get_bind().dialect.name, **chosen)
-    if owner_id is CALLER and (filters or cursor is not None):
+    filters = queries.chosen(_dialect(), **chosen)
+    if owner_id is CALLER and (filters.shape or cursor is not None):
         owner_id = viewer.id  # only the unfiltered page carries the session check
     if cursor is not None:
         scope = {
@@ -140,36 +126,47 @@ def list_books(
         result = _cursor_page(owner_id, sort, per_page, filters, cursor, scope)
     elif owner_id is None:  # an admin named a user who does not exist
         result = pagination.Page(items=[], page=page, per_page=per_page, total=0)
-    elif filters:
-        statement = _filtered(owner_id, sort, filters)
-        offset = (page - 1) * per_page
-        rows = db.session.execute(statement.limit(per_page).offset(offset)).all()
-        # Past the end no row carries the total: count alone.
-        total = rows[0].match_total if rows else pagination.count(statement)
+    elif filters.shape:
+        window = {"limit": per_page, "offset": (page - 1) * per_page}
+        rows, total = _filtered(owner_id, sort, filters, window)
         result = pagination.Page(items=rows, page=page, per_page=per_page, total=total)
     else:
         result = _unfiltered_page(viewer, owner_id, sort, page, per_page)
     return Shelf(result, owner_public_id or str(viewer.public_id))
 
 
-def _filtered(owner_id: int, sort: str, filters: list, *columns) -> sa.Select:
-    """A filtered listing's rows, each with the number of matches: the page and
-    its total in one statement (and, on SQLite, one search of the FTS index)."""
-    where = (_BOOKS.c.owner_id == owner_id, *filters)
-    total = sa.select(sa.func.count()).select_from(_BOOKS).where(*where)
-    return (
-        sa.select(*LISTED_COLUMNS, total.scalar_subquery().label("match_total"))
-        .add_columns(*columns)
-        .where(*where)
-        .order_by(*queries.order(sort))
-    )
+def _filtered(
+    owner_id: int,
+    sort: str,
+    filters: queries.Filters,
+    window: dict,
+    positioned: bool = False,
+) -> tuple[list, int]:
+    """One page of a filtered listing and the number of matches.
+
+    `window` holds the page's `limit` and either its `offset` or the position
+    (`after_value`, `after_id`) it starts after; `positioned` adds each row's
+    position columns (cursor mode).
+    """
+    dialect, started = _dialect(), "after_id" in window
+    statement = queries.filtered_page(dialect, sort, filters.shape, started, positioned)
+    values = {"owner_id": owner_id, "offset": 0, **filters.values, **window}
+    # A search's best plan depends on what it searches for (see UNPREPARED).
+    options = UNPREPARED if filters.search is not None else {}
+    rows = db.session.execute(statement, values, execution_options=options).all()
+    if filters.search is not None:  # always a row: NULLs for an empty page
+        return [row for row in rows if row.id is not None], rows[0].match_total
+    if rows:
+        return rows, rows[0].match_total
+    # Past the end no row carries the total: count alone.
+    return rows, db.session.scalar(queries.match_count(dialect, filters.shape), values)
 
 
 def _cursor_page(
     owner_id: int | None,
     sort: str,
     per_page: int,
-    filters: list,
+    filters: queries.Filters,
     cursor: str,
     scope: dict,
 ) -> pagination.CursorPage:
@@ -178,18 +175,16 @@ def _cursor_page(
     position = None
     if cursor:
         position = cursors.open_(cursor, scope, timestamp=sort.endswith("created_at"))
-    values = {"owner_id": owner_id, "limit": per_page + 1}
+    values = {"limit": per_page + 1}
     if position is not None:
         values.update(after_value=position.value, after_id=position.row_id)
     if owner_id is None:  # an admin named a user who does not exist
         rows, total = [], 0
-    elif filters:
-        statement = _filtered(owner_id, sort, filters, *_position_columns(sort))
-        page_rows = statement.where(_after(sort)) if position is not None else statement
-        rows = db.session.execute(page_rows.limit(sa.bindparam("limit")), values).all()
-        total = rows[0].match_total if rows else pagination.count(statement)
+    elif filters.shape:
+        rows, total = _filtered(owner_id, sort, filters, values, positioned=True)
     else:
         statement = _UNFILTERED_CURSOR_PAGE[sort, position is not None]
+        values["owner_id"] = owner_id
         rows = db.session.connection().execute(statement, values).all()
         total = _shelf_total(owner_id, rows)
     next_cursor = None
@@ -200,6 +195,10 @@ def _cursor_page(
             cursors.Position(last.sort_value, last.row_id), scope
         )
     return pagination.CursorPage(rows, per_page, total, next_cursor)
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
 
 
 def _unfiltered_page(

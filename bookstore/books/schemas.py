@@ -14,17 +14,20 @@ from marshmallow import (
 )
 
 from bookstore.books.cursors import MAX_CURSOR_LENGTH
+from bookstore.books.isbn import MAX_INPUT as ISBN_MAX_INPUT
+from bookstore.books.isbn import SHAPE as ISBN_SHAPE
 from bookstore.books.isbn import InvalidISBN, to_isbn13
 from bookstore.books.models import MAX_PRICE_CENTS, TEXT_MAX
 from bookstore.books.queries import SORTS
-from bookstore.fields import TrimmedText, UTCDateTime
+from bookstore.fields import STRIPPED, TrimmedText, UTCDateTime
 from bookstore.pagination import PageArgsSchema
 
 CENT = Decimal("0.01")
 MAX_PRICE = Decimal(MAX_PRICE_CENTS).scaleb(-2)
 # Prices as strings: plain decimal notation, ASCII digits, nothing else. Decimal()
 # itself would also take " 1 ", "1_000", "1e3", "NaN" and non-ASCII digits.
-_PRICE_TEXT = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?")
+_DIGITS = 20  # at most, before the point and after it
+_PRICE_TEXT = re.compile(rf"-?[0-9]{{1,{_DIGITS}}}(?:\.[0-9]{{1,{_DIGITS}}})?")
 _TEXT_RULES = (
     "1-200 characters after trimming surrounding whitespace; no control characters."
 )
@@ -55,6 +58,22 @@ def parse_price(value: object) -> Decimal:
     return abs(cents)  # abs: "-0.00" is 0.00
 
 
+def price_text_pattern() -> str:
+    """The ECMA-262 pattern of the strings parse_price takes: _PRICE_TEXT with a
+    value from 0 to MAX_PRICE ("-0" too) and nothing but zeros past the cents.
+    A test holds the two to each other."""
+    whole = MAX_PRICE_CENTS // 100
+    top = str(whole)
+    # "Below the maximum" is "at most len(top) - 1 significant digits".
+    if MAX_PRICE_CENTS % 100 or top != "1" + "0" * (len(top) - 1):
+        raise ValueError("price_text_pattern needs a power of ten as MAX_PRICE")
+    below = f"0{{0,{_DIGITS - len(top) + 1}}}[0-9]{{1,{len(top) - 1}}}"
+    cents = f"(?:\\.[0-9]{{1,2}}0{{0,{_DIGITS - 2}}})?"
+    zeros = f"(?:\\.0{{1,{_DIGITS}}})?"
+    maximum = f"0{{0,{_DIGITS - len(top)}}}{top}{zeros}"
+    return f"^(?:{below}{cents}|{maximum}|-0{{1,{_DIGITS}}}{zeros})$"
+
+
 class Price(fields.Field):
     """Money: a JSON number or string in, a string with two places out."""
 
@@ -63,6 +82,24 @@ class Price(fields.Field):
 
     def _serialize(self, value, attr, obj, **kwargs) -> str | None:
         return None if value is None else format(value.quantize(CENT), "f")
+
+    def json_schema(self) -> dict:
+        # JSON numbers are read as exact decimals (never floats), so multipleOf
+        # 0.01 means what it says.
+        number = {
+            "type": "number",
+            "minimum": 0,
+            "maximum": int(MAX_PRICE),
+            "multipleOf": float(CENT),
+        }
+        return {"anyOf": [number, {"type": "string", "pattern": price_text_pattern()}]}
+
+
+class QueryPrice(Price):
+    """A price in a query string: text only."""
+
+    def json_schema(self) -> dict:
+        return {"type": "string", "pattern": price_text_pattern()}
 
 
 class Text(TrimmedText):
@@ -83,6 +120,15 @@ class ISBN(fields.String):
         except InvalidISBN as exc:
             raise ValidationError(str(exc)) from None
 
+    def json_schema(self) -> dict:
+        # The shape is a pattern; the check digit is not a regular language a
+        # pattern can hold, so it is the `isbn` format's (in the description).
+        return {
+            "format": "isbn",
+            "pattern": f"^[{STRIPPED}]*{ISBN_SHAPE}[{STRIPPED}]*$",
+            "maxLength": ISBN_MAX_INPUT,
+        }
+
 
 class BookSchema(Schema):
     """The book object. POST and PUT load it whole; PATCH with partial=True."""
@@ -94,10 +140,10 @@ class BookSchema(Schema):
     price = Price(
         required=True,
         metadata={
-            "type": "string",
             "example": "9.99",
-            "description": "Exact decimal, 0 to 1000000, at most 2 decimal places; "
-            "a JSON number is accepted too. Always returned as a string.",
+            "description": "Exact decimal, 0 to 1000000, at most 2 decimal places "
+            "(further zeros are fine): a JSON number or a string of ASCII digits "
+            "with an optional point. Always returned as a string.",
         },
     )
     isbn = ISBN(
@@ -105,9 +151,11 @@ class BookSchema(Schema):
         load_default=None,
         metadata={
             "example": "9780441013593",
-            "description": "ISBN-10 or ISBN-13 with a valid check digit (hyphens and "
-            "spaces allowed); stored and returned as 13 digits. Unique per owner. "
-            "Omitted in a PUT: cleared.",
+            "description": "ISBN-10 or ISBN-13 with a valid check digit (the "
+            "`isbn` format: the pattern gives the shape, the check digit is "
+            "ISBN's own rule); hyphens and single spaces between digits and "
+            "surrounding whitespace allowed; stored and returned as 13 digits. "
+            "Unique per owner. Omitted in a PUT: cleared.",
         },
     )
     owner_id = fields.UUID(attribute="owner.public_id", dump_only=True)
@@ -136,8 +184,10 @@ class BookQuerySchema(PageArgsSchema):
     )
     # No examples on query parameters: Swagger UI's "Try it out" would send them as
     # filters, and a newcomer's books outside the example range would vanish.
-    min_price = Price(metadata={"type": "string", "description": "Inclusive."})
-    max_price = Price(metadata={"type": "string", "description": "Inclusive."})
+    min_price = QueryPrice(
+        metadata={"description": "Inclusive; not above max_price (else 400)."}
+    )
+    max_price = QueryPrice(metadata={"description": "Inclusive."})
     owner = fields.UUID(
         metadata={
             "description": "Admins only: list this user's books. Anyone else may "
@@ -149,8 +199,10 @@ class BookQuerySchema(PageArgsSchema):
         validate=validate.Length(max=MAX_CURSOR_LENGTH),
         metadata={
             "description": "Cursor mode: empty to start, then the previous page's "
-            "next_cursor, with the same sort and filters. The response then has "
-            "next_cursor instead of page and pages. Not with page."
+            "next_cursor, with the same sort and filters (else 400). The response "
+            "then has next_cursor instead of page and pages. Not with page.",
+            # Unpadded base64url (books.cursors): nothing else ever opens.
+            "pattern": "^[A-Za-z0-9_-]*$",
         },
     )
 

@@ -14,6 +14,7 @@ from marshmallow import INCLUDE, Schema, fields
 from bookstore.auth import schemas as auth_schemas
 from bookstore.auth.pats import schemas as pat_schemas
 from bookstore.books.schemas import BookQuerySchema, BookSchema
+from bookstore.fields import STRIPPED
 from bookstore.pagination import PageArgsSchema
 from bookstore.recovery import schemas as recovery_schemas
 from bookstore.users import schemas as users_schemas
@@ -216,18 +217,48 @@ OPERATIONS: dict[str, Op] = {
     ),
 }
 
+# RFC 9110 entity-tags: "*", or a list of (possibly weak) quoted tags.
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
+_ENTITY_TAGS = rf"^(?:\*|{_ENTITY_TAG}(?:[ \t]*,[ \t]*{_ENTITY_TAG})*)$"
+# books.idempotency.parse_key's rule: after trimming, 1-255 printable ASCII
+# characters, not all spaces, or the same inside the quotes of a structured-field
+# string (which then holds no quote or backslash). A test holds the two together.
+_PRINTABLE, _VISIBLE = r"\x20-\x7e", r"\x21-\x7e"
+_IDEMPOTENCY_KEY = (
+    f"^[{STRIPPED}]*(?:"
+    f"[{_VISIBLE}]"
+    rf"|[\x21\x23-\x7e][{_PRINTABLE}]{{0,253}}[{_VISIBLE}]"
+    rf'|"[{_PRINTABLE}]{{0,253}}[\x21\x23-\x7e]'
+    r'|"(?! *")[\x20\x21\x23-\x5b\x5d-\x7e]{1,255}"'
+    f")[{STRIPPED}]*$"
+)
 REQUEST_HEADERS = {
-    "If-Match": "Apply only if the resource's current ETag matches (else 412).",
-    "If-None-Match": "Answer 304 if the resource's current ETag matches.",
-    "Idempotency-Key": "Retry-safe create: the same key and body within 24 h "
-    "return the original response; a different body with the key is 422.",
+    "If-Match": (
+        "Apply only if the resource's current ETag matches (else 412): `*` or "
+        "a comma-separated list of entity tags.",
+        {"type": "string", "pattern": _ENTITY_TAGS},
+    ),
+    "If-None-Match": (
+        "Answer 304 if the resource's current ETag matches.",
+        {"type": "string"},
+    ),
+    "Idempotency-Key": (
+        "Retry-safe create: the same key and body within 24 h return the "
+        "original response; a different body with the key is 422. 1-255 "
+        "printable ASCII characters, not all spaces (else 400), bare or as a "
+        'structured-field string ("...").',
+        {"type": "string", "pattern": _IDEMPOTENCY_KEY},
+    ),
 }
 RESPONSE_HEADERS = {
     "Location": "URL of the created resource.",
     "ETag": "Entity tag of the returned representation.",
 }
+# Refusals by the HTTP server in front of the app (gunicorn, or nginx before it),
+# whatever the operation: a request line or a header past its limits.
+SERVER_ERRORS = {414: "uri_too_long", 431: "request_header_fields_too_large"}
 # Statuses any endpoint may answer besides its own.
-COMMON_ERRORS = (500, 503)
+COMMON_ERRORS = (*SERVER_ERRORS, 500, 503)
 BODY_ERRORS = (400, 413, 415, 422)
 DESCRIPTIONS = {
     200: "OK",
@@ -235,8 +266,9 @@ DESCRIPTIONS = {
     202: "Accepted",
     204: "No Content",
     304: "Not Modified",
-    400: "Malformed JSON or query (`malformed_json`, `invalid_query`), or a "
-    "password-reset code that is unknown, used or expired (`invalid_reset_token`)",
+    400: "Malformed JSON, query or header (`malformed_json`, `invalid_query`, "
+    "`bad_request`), or a password-reset code that is unknown, used or expired "
+    "(`invalid_reset_token`)",
     401: "Missing, invalid, expired or revoked token, or bad credentials",
     403: "Authenticated but not allowed (`forbidden`), e.g. a non-admin's `owner=`, "
     "or an admin writing another user's book; or a personal access token without "
@@ -246,9 +278,12 @@ DESCRIPTIONS = {
     "(MAX_BOOKS_PER_USER), or removing the last active admin",
     412: "If-Match does not match the current ETag (`precondition_failed`)",
     413: "Body too large (`payload_too_large`)",
+    414: "Request line (path and query) too long for the server (`uri_too_long`)",
     415: "Body is not application/json (`unsupported_media_type`)",
     422: "Body failed validation (`validation_error`)",
     429: "Rate limited (`rate_limited`; writes: per user); see Retry-After",
+    431: "A request header too large for the server "
+    "(`request_header_fields_too_large`)",
     500: "Unexpected failure (`internal_error`)",
     503: "Database or another backend unavailable, or mail not configured for "
     "account recovery (`service_unavailable`)",

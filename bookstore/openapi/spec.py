@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
 from flask import Flask
 from marshmallow import Schema
 
@@ -18,6 +18,7 @@ from bookstore.openapi.operations import (
     OPERATIONS,
     REQUEST_HEADERS,
     RESPONSE_HEADERS,
+    SERVER_ERRORS,
     Op,
     ProblemSchema,
     cursor_page_of,
@@ -27,13 +28,47 @@ from bookstore.openapi.operations import (
 _PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
+class _Converter(OpenAPIConverter):
+    """apispec's converter, taking each field's and schema's own word on what it
+    accepts where marshmallow's validators do not say it all."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_attribute_function(_field_json_schema)
+
+    def schema2jsonschema(self, schema) -> dict:
+        jsonschema = super().schema2jsonschema(schema)
+        cls = schema if isinstance(schema, type) else type(schema)
+        return {**jsonschema, **getattr(cls, "json_schema_extra", {})}
+
+
+def _field_json_schema(self, field, ret: dict, **kwargs) -> dict:
+    """A field's json_schema(): its keys win, None removes a generic one."""
+    declared = getattr(field, "json_schema", None)
+    if declared is None:
+        return {}
+    extra = declared()
+    for key in [key for key, value in extra.items() if value is None]:
+        ret.pop(key, None)
+    if "anyOf" in extra:  # the alternatives carry their own types
+        ret.pop("type", None)
+    # A description in the field's metadata comes first; the rule follows it.
+    if "description" in extra and "description" in ret:
+        extra["description"] = f"{ret['description']} {extra['description']}"
+    return {key: value for key, value in extra.items() if value is not None}
+
+
+class _Plugin(MarshmallowPlugin):
+    Converter = _Converter
+
+
 def build_spec(app: Flask) -> dict:
     """Generate the OpenAPI document for every documented route of `app`."""
     spec = APISpec(
         title="Bookstore API",
         version="1.0.0",
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
+        plugins=[_Plugin(schema_name_resolver=_schema_name)],
         info={
             "description": "A JSON API for a bookstore with token authentication. "
             "Errors are RFC 9457 problem documents (application/problem+json)."
@@ -68,7 +103,8 @@ def build_spec(app: Flask) -> dict:
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
     problem = document["components"]["schemas"]["Problem"]["properties"]["code"]
-    problem["enum"] = errors.codes()  # every APIError subclass exists by now
+    # Every APIError subclass exists by now.
+    problem["enum"] = sorted({*errors.codes(), *SERVER_ERRORS.values()})
     return _ecma_patterns(document)
 
 
@@ -119,6 +155,11 @@ def _operation(app: Flask, rule, op: Op, method: str) -> dict:
             "required": not op.basic_auth,
             "content": {"application/json": {"schema": op.body}},
         }
+        if op.basic_auth:  # OpenAPI cannot tie the body to the security scheme
+            operation["requestBody"]["description"] = (
+                "Required unless HTTP Basic credentials are sent (then it is "
+                "ignored). With neither: 401 `invalid_credentials`."
+            )
     return operation
 
 
@@ -144,13 +185,14 @@ def _parameters(rule, op: Op) -> list:
     if op.query is not None:
         params.append({"in": "query", "schema": op.query})
     for header in op.headers:
+        description, schema = REQUEST_HEADERS[header]
         params.append(
             {
                 "in": "header",
                 "name": header,
                 "required": False,
-                "description": REQUEST_HEADERS[header],
-                "schema": {"type": "string"},
+                "description": description,
+                "schema": schema,
             }
         )
     return params

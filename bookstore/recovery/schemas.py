@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from bookstore.security.passwords import MAX_PASSWORD
+from bookstore.fields import NewPassword
 
 
 class PasswordResetRequestSchema(Schema):
@@ -16,10 +16,7 @@ class PasswordResetRequestSchema(Schema):
 class PasswordResetConfirmSchema(Schema):
     # Any string: a malformed code is "invalid_reset_token" (400), like an unknown one.
     token = fields.String(required=True)
-    # Length and the common-password list are checked by register's policy.
-    new_password = fields.String(
-        required=True, validate=validate.Length(max=MAX_PASSWORD * 4)
-    )
+    new_password = NewPassword(required=True)  # register's policy, in services
 
 
 class EmptySchema(Schema):

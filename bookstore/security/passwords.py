@@ -142,6 +142,14 @@ SEQUENCE = (
     "Must not be a simple sequence (such as 12345678, abcdefgh, 87654321 or qwertyui)."
 )
 COMMON = "This password is too common; choose another."
+# The policy as the OpenAPI document states it (only the lengths are JSON Schema).
+POLICY_RULES = (
+    f"{MIN_PASSWORD}-{MAX_PASSWORD} characters, none of them a lone surrogate; not "
+    "the username nor half or more made of copies of it (case ignored), not one "
+    "character repeated (aaaaaaaa), not a simple sequence forwards or backwards "
+    "(12345678, abcdefgh, 87654321, qwertyui), and not on the shipped list of "
+    "common passwords (case ignored)."
+)
 
 
 def is_repeated(password: str) -> bool:

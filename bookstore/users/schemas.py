@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
 
@@ -15,6 +17,8 @@ class StrictBoolean(fields.Boolean):
 
 
 class UserPatchSchema(Schema):
+    json_schema_extra: ClassVar[dict] = {"minProperties": 1}  # _not_empty
+
     is_admin = StrictBoolean()
     is_active = StrictBoolean()
 

@@ -61,6 +61,23 @@ def test_basic_login_with_a_wrong_password_gets_a_bearer_challenge(client, user)
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="bookstore"'
 
 
+def test_login_with_neither_body_nor_basic_credentials_is_401(client, user):
+    # The document makes the body optional (Basic may replace it): a request
+    # with neither has no credentials, not a malformed body.
+    response = client.post(URL)
+
+    assert response.status_code == 401
+    assert response.json["code"] == "invalid_credentials"
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="bookstore"'
+
+
+def test_login_with_a_body_that_is_not_json_is_still_415(client, user):
+    response = client.post(URL, data="alice:secret", content_type="text/plain")
+
+    assert response.status_code == 415
+    assert response.json["code"] == "unsupported_media_type"
+
+
 @pytest.mark.parametrize("header", ["Basic", "Basic !!!", "Basic " + "QQ=="])
 def test_malformed_basic_credentials_never_give_500(client, user, header):
     response = client.post(URL, headers={"Authorization": header})

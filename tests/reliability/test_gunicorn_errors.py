@@ -37,5 +37,6 @@ def test_gunicorn_refusals_are_small_problem_documents(gunicorn, sqlite_url):
         assert content_type == "application/problem+json"
         problem = json.loads(body)
         assert problem["status"] == status and problem["code"] == code
+        assert problem["detail"] and problem["request_id"] is None  # Problem's shape
         assert len(body) < 200
         assert b"script" not in body and b"aaaa" not in body  # nothing echoed back

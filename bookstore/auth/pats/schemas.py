@@ -26,6 +26,7 @@ class TokenSchema(Schema):
         validate=validate.Length(1, len(SCOPES)),
         attribute="scope_list",
         data_key="scopes",
+        metadata={"uniqueItems": True},  # _distinct
     )
     expires_in = fields.Integer(
         load_only=True,
