@@ -19,7 +19,6 @@ from functools import partial
 
 import sqlalchemy as sa
 from flask import g
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 
@@ -204,15 +203,11 @@ class Guarded:
     owner's id; a combined form, for the caller's own rows, takes it from the
     checked credential. Its rows carry the read's columns first (they unpack as
     the plain read's), then `_position` (None on the one row that says the read
-    found nothing), then the check's. With `entity`, `statement` selects that
-    ORM entity and rows carry it first.
+    found nothing), then the check's.
     """
 
-    def __init__(
-        self, statement: sa.Select, *, owner_param: str | None = None, entity=None
-    ) -> None:
-        self.plain, self.entity, self.owner_param = statement, entity, owner_param
-        self.orm = entity is not None
+    def __init__(self, statement: sa.Select, *, owner_param: str | None = None) -> None:
+        self.plain, self.owner_param = statement, owner_param
         self._combined: dict[CheckKind, sa.Select] = {}
 
     def combined(self, kind: CheckKind) -> sa.Select:
@@ -237,9 +232,8 @@ class Guarded:
         page = numbered.subquery("page")
         check = kind.statement.subquery("caller")
         gate = check.c[kind.gate] if kind.gate is not None else sa.true()
-        read = (aliased(self.entity, page), page.c._position) if self.orm else (page,)
         return (
-            sa.select(*read, check)
+            sa.select(page, check)
             .select_from(check.outerjoin(page, gate))
             .order_by(page.c._position)
         )
@@ -257,17 +251,12 @@ class Guarded:
             if self.owner_param is not None:
                 owner_id = caller.id if owner is CALLER else owner
                 params = {**params, self.owner_param: owner_id}
-            return self._execute(connection, self.plain, params)
-        rows = self._execute(
-            connection, self.combined(check.kind), {**params, **check.params}
-        )
+            return connection.execute(self.plain, params).all()
+        rows = connection.execute(
+            self.combined(check.kind), {**params, **check.params}
+        ).all()
         settled_by(rows[0] if rows else None)
         return [row for row in rows if row._position is not None]
-
-    def _execute(self, connection, statement, params: dict) -> list:
-        if self.orm:  # the session runs ORM reads on `connection` too
-            return db.session.execute(statement, params).all()
-        return connection.execute(statement, params).all()
 
 
 def _connection() -> sa.Connection:
