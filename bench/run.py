@@ -392,6 +392,7 @@ class Bench:
         )
         used, same_workers = cpu_ms(before, sc.server.cpu_ticks())
         db_used = cpu_ms(db_before, sc.backends.ticks())[0] if sc.backends else None
+        settled = self.settle(sc)
         requests = summary["requests"]
         errors = summary["errors"]
         bad = errors["status"] if sc.expect < 400 else requests - errors["status"]
@@ -410,7 +411,36 @@ class Bench:
             "unexpected_status": bad,
             "socket_errors": socket_errors,
             "workers_restarted": not same_workers,
+            "settle_s": settled,
         }
+
+    def settle(self, sc: Scenario, timeout: float = 15.0) -> float:
+        """Wait until the server just measured (its workers, and on PostgreSQL
+        the server processes of its database) has stopped using CPU; return the
+        seconds waited.
+
+        When wrk stops, requests it sent are still queued at the server: a
+        slow scenario's backlog (a login queues 16 requests of ~25 ms of CPU
+        each; the tutorial's, ~115 ms each) went on running into the next
+        scenario's measurement, always the same one, since the order only
+        rotates. Two samples 100 ms apart with no tick between them (10 ms
+        ticks) mean it is idle; `timeout` bounds the wait on a busy machine.
+        """
+        started = time.monotonic()
+
+        def ticks() -> dict:
+            sample = dict(sc.server.cpu_ticks())
+            if sc.backends:
+                sample.update(sc.backends.ticks())
+            return sample
+
+        previous, quiet = ticks(), 0
+        while quiet < 2 and time.monotonic() - started < timeout:
+            time.sleep(0.1)
+            current = ticks()
+            quiet = quiet + 1 if current == previous else 0
+            previous = current
+        return round(time.monotonic() - started, 2)
 
     def rounds(self) -> None:
         live = [sc for sc in self.scenarios if not sc.skipped]
