@@ -1,7 +1,7 @@
 """PyJWT, imported without the cryptography package until a key needs it.
 
 `import jwt` imports all of PyJWT's algorithms and, if cryptography is installed,
-cryptography with them: about 6 MiB of every gunicorn worker (bench/README.md,
+cryptography with them: about 5 MiB of every gunicorn worker (bench/README.md,
 "Worker memory"). The default keys are HMAC (HS256), which PyJWT verifies with
 hashlib and hmac alone, by the same code whether cryptography is there or not.
 So the first import hides cryptography from PyJWT, which then leaves out its
