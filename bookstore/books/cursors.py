@@ -18,13 +18,15 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import orjson
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from flask import current_app
 
 from bookstore.errors import InvalidQuery
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 _KEY_LABEL = b"bookstore/books-cursor/v1"
 _ADVICE = (
@@ -43,7 +45,7 @@ class Position:
 
 
 def _cipher() -> AESSIV:
-    """The app's cursor cipher, keyed once per SECRET_KEY."""
+    """The app's cursor cipher (AES-SIV), keyed once per SECRET_KEY."""
     app = current_app._get_current_object()
     secret = app.config["SECRET_KEY"]
     kept = app.extensions.get("bookstore.cursor_cipher")
@@ -51,6 +53,10 @@ def _cipher() -> AESSIV:
         # A key of its own, derived rather than reused: a cursor can never be
         # mistaken for a token signed with SECRET_KEY, nor the reverse.
         key = hmac.new(secret.encode(), _KEY_LABEL, hashlib.sha512).digest()
+        # Imported here: only cursor pages need cryptography, and a worker that
+        # serves none is spared it (bench/README.md, "Worker memory").
+        from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
         kept = app.extensions["bookstore.cursor_cipher"] = (secret, AESSIV(key))
     return kept[1]
 
@@ -75,6 +81,8 @@ def _encode(raw: bytes) -> str:
 def open_(cursor: str, scope: dict, *, timestamp: bool) -> Position:
     """The position inside `cursor`; raise InvalidQuery if it is not one of ours
     for this very listing (`timestamp`: the sort value is a created_at)."""
+    from cryptography.exceptions import InvalidTag  # as in _cipher(): cursors only
+
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         if _encode(raw) != cursor:  # stray characters, other padding bits

@@ -11,9 +11,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import jwt
-from cryptography.hazmat.primitives import serialization
 from flask import Flask, current_app
+
+from bookstore.security import jwtlib
+from bookstore.security.jwtlib import jwt
 
 HMAC_ALGORITHMS = {"HS256", "HS384", "HS512"}
 ASYMMETRIC_ALGORITHMS = {"EdDSA", "RS256", "ES256"}
@@ -74,6 +75,15 @@ def _hmac_key(secret: str, algorithm: str, *, signs: bool) -> Key:
     return Key(kid, algorithm, secret, secret if signs else None)
 
 
+def _serialization():
+    """cryptography's PEM loading, and PyJWT's asymmetric algorithms: imported
+    only for asymmetric keys (jwtlib.py says why)."""
+    jwtlib.asymmetric()
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization
+
+
 def _load(path: str) -> bytes:
     return Path(path).expanduser().read_bytes()
 
@@ -96,12 +106,13 @@ def _asymmetric(public_key, algorithm: str, private_key=None) -> Key:
 def _private_key(path: str | None, algorithm: str) -> Key:
     if not path:
         raise ValueError(f"JWT_ALGORITHM={algorithm} needs JWT_PRIVATE_KEY_FILE.")
+    serialization = _serialization()
     private = serialization.load_pem_private_key(_load(path), password=None)
     return _asymmetric(private.public_key(), algorithm, private)
 
 
 def _public_key(path: str) -> Key:
-    public = serialization.load_pem_public_key(_load(path))
+    public = _serialization().load_pem_public_key(_load(path))
     name = type(public).__name__
     algorithm = (
         "EdDSA" if "Ed25519" in name else "ES256" if "Elliptic" in name else ("RS256")

@@ -1,8 +1,9 @@
 """The JWT service: issues and verifies access and refresh tokens.
 
-With keys.py (the keyring), the only module that imports `jwt`. Every token names
-its signing key in the `kid` header; verification looks the key (and its pinned
-algorithm) up by kid, never by anything else the token says about itself.
+With keys.py (the keyring), the only user of `jwt` (imported by jwtlib.py). Every
+token names its signing key in the `kid` header; verification looks the key (and
+its pinned algorithm) up by kid, never by anything else the token says about
+itself.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import re
 import uuid
 from datetime import datetime
 
-import jwt
 from flask import Flask, current_app
 
 from bookstore import clock, memo
 from bookstore.errors import Unauthorized
+from bookstore.security.jwtlib import jwt
 from bookstore.security.keys import Key, Keyring, keyring
 
 ACCESS, REFRESH = "access", "refresh"

@@ -37,3 +37,17 @@ def unsigned(header: dict, claims: dict, signature: str = "") -> str:
 
 def _segments(header: dict, claims: dict) -> str:
     return f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+
+
+# EdDSA by hand: the app's PyJWT, which this process shares, may not have loaded
+# its asymmetric algorithms (bookstore/security/jwtlib.py); an attacker's has.
+def eddsa(header: dict, claims: dict, private) -> str:
+    """An Ed25519-signed token: what PyJWT's encode(algorithm="EdDSA") makes."""
+    signing_input = _segments({"alg": "EdDSA", "typ": "JWT", **header}, claims)
+    return f"{signing_input}.{b64(private.sign(signing_input.encode()))}"
+
+
+def okp_jwk(public) -> dict:
+    """The RFC 8037 JWK of an Ed25519 public key."""
+    raw = public.public_bytes_raw()
+    return {"kty": "OKP", "crv": "Ed25519", "x": b64(raw)}

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from bookstore.security import keys, tokens
 from tests.auth.helpers import API, me
-from tests.security.forge import claims_of, header_of, hs256, unsigned
+from tests.security.forge import (
+    claims_of,
+    eddsa,
+    header_of,
+    hs256,
+    okp_jwk,
+    unsigned,
+)
 
 ME = f"{API}/users/me"
 REFRESH = f"{API}/auth/refresh"
@@ -174,7 +181,7 @@ def test_a_token_without_a_kid_is_refused(client, pair, signing):
 
 def _attacker_key():
     private = ed25519.Ed25519PrivateKey.generate()
-    jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key()))
+    jwk = okp_jwk(private.public_key())
     return private, jwk
 
 
@@ -184,9 +191,7 @@ def test_keys_advertised_in_the_token_header_are_ignored(client, pair, where):
     header = {"kid": jwk["x"][:8]}
     header[where] = jwk if where == "jwk" else "http://127.0.0.1:9/jwks.json"
 
-    token = jwt.encode(
-        claims_of(pair["access_token"]), private, algorithm="EdDSA", headers=header
-    )
+    token = eddsa(header, claims_of(pair["access_token"]), private)
 
     _assert_invalid(me(client, token))
 
@@ -195,9 +200,7 @@ def test_our_kid_with_a_header_jwk_still_needs_our_signature(client, pair, signi
     private, jwk = _attacker_key()
     header = {"kid": signing[0], "jwk": jwk}
 
-    token = jwt.encode(
-        claims_of(pair["access_token"]), private, algorithm="EdDSA", headers=header
-    )
+    token = eddsa(header, claims_of(pair["access_token"]), private)
 
     _assert_invalid(me(client, token))
 
