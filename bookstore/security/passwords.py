@@ -153,8 +153,18 @@ POLICY_RULES = (
 
 
 def is_repeated(password: str) -> bool:
-    """Whether `password` is one character repeated, case ignored."""
-    return len(set(password.lower())) == 1
+    """Whether `password` is one character repeated, case ignored.
+
+    Case is folded, not lowered: "µ" (micro sign) and "Μ" (Greek capital mu)
+    lower to two letters but fold to one. A character may fold to several
+    ("ŉ" to "ʼn", which is also how "ŉ" reads upper-cased): then the folded
+    password is that folding repeated.
+    """
+    folded = password.casefold()
+    return any(
+        folded == unit * (len(folded) // len(unit))
+        for unit in {character.casefold() for character in password}
+    )
 
 
 def is_sequence(password: str) -> bool:
