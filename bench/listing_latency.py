@@ -109,8 +109,17 @@ def _login(client, username: str) -> dict:
     return {"Authorization": f"Bearer {response.json['access_token']}"}
 
 
-def _seed(app, username: str, start: int, stop: int) -> None:
-    """Bulk-insert books start..stop-1 for `username`, with many duplicate values."""
+def volume_corpus(i: int) -> tuple[str, str]:
+    """Book i's title and author: one pattern, many duplicates (every title
+    shares "volume of the bench", so most trigrams are in every row)."""
+    return f"Volume {i % 5000} of the bench", f"Author {i % 997}"
+
+
+def _seed(
+    app, username: str, start: int, stop: int, corpus=volume_corpus, vacuum=True
+) -> None:
+    """Bulk-insert books start..stop-1 for `username`, titled and authored by
+    `corpus(i)`; then (`vacuum`) VACUUM ANALYZE as autovacuum would."""
     from bookstore import clock
     from bookstore.auth.models import User
     from bookstore.books.models import Book
@@ -125,12 +134,13 @@ def _seed(app, username: str, start: int, stop: int) -> None:
             rows = []
             for i in range(first, min(stop, first + BATCH)):
                 created = now - timedelta(seconds=stop - i)
+                title, author = corpus(i)
                 rows.append(
                     {
                         "public_id": uuid.uuid4(),
                         "owner_id": owner_id,
-                        "title": f"Volume {i % 5000} of the bench",
-                        "author": f"Author {i % 997}",
+                        "title": title,
+                        "author": author,
                         "publisher": f"Publisher {i % 53}",
                         "price_cents": (i * 7919) % 100_000,
                         "isbn": None,
@@ -145,6 +155,8 @@ def _seed(app, username: str, start: int, stop: int) -> None:
         # Statistics and (PostgreSQL) the visibility map, as autovacuum leaves them
         # after a bulk load; without it a count cannot be answered from an index.
         statement = "VACUUM ANALYZE" if db.engine.name == "postgresql" else "ANALYZE"
+        if not vacuum:
+            return
         with db.engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT")
             connection.execute(sa.text(statement))
@@ -241,6 +253,28 @@ def _time_sql(app, query: str, requests: int) -> list[float]:
     return samples
 
 
+def started(url: str, scratch: str):
+    """The app on the migrated `scratch` database (the real schema: migrations,
+    indexes included), its test client, the owner's auth headers (a neighbour
+    registered too), and on PostgreSQL the server processes whose CPU to count
+    (found from `url`, the server's URL), else None."""
+    import flask_migrate
+
+    app = _app(scratch)
+    backends = None
+    if make_url(scratch).get_backend_name() == "postgresql":
+        server = make_url(url).set(drivername="postgresql")
+        backends = procs.Backends(
+            server.render_as_string(hide_password=False), make_url(scratch).database
+        )
+    with app.app_context():
+        flask_migrate.upgrade()
+    client = app.test_client()
+    headers = _login(client, "bench-owner")
+    _login(client, "bench-neighbour")
+    return app, client, headers, backends
+
+
 def measure(
     url: str,
     sizes: list[int] = (100, 100_000),
@@ -248,26 +282,12 @@ def measure(
     in_place: bool = False,
 ) -> list[dict]:
     """Seed up to each size in turn and time page 1 of every query; return rows."""
-    import flask_migrate
-
     from bookstore.extensions import db
 
     rows = []
     with scratch_database(url, in_place) as scratch:
-        app = _app(scratch)
+        app, client, headers, backends = started(url, scratch)
         backend = make_url(scratch).get_backend_name()
-        backends = None
-        if backend == "postgresql":  # the server's CPU, from the server's URL
-            server = make_url(url).set(drivername="postgresql")
-            backends = procs.Backends(
-                server.render_as_string(hide_password=False),
-                make_url(scratch).database,
-            )
-        with app.app_context():
-            flask_migrate.upgrade()  # the real schema: migrations, indexes included
-        client = app.test_client()
-        headers = _login(client, "bench-owner")
-        _login(client, "bench-neighbour")
         seeded = 0
         for size in sorted(sizes):
             _seed(app, "bench-owner", seeded, size)

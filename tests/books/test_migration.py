@@ -112,3 +112,38 @@ def test_0004_indexes_the_books_that_exist_for_search(empty_database):
         assert listing.list_books(caller, q="gatsbyx").page.total == 0
         db.session.remove()
         db.engine.dispose()
+
+
+def _trigram_index_options() -> dict:
+    from bookstore.books.search import TRIGRAM_INDEXES
+
+    rows = db.session.execute(
+        sa.text("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(:names)"),
+        {"names": list(TRIGRAM_INDEXES)},
+    )
+    return {name: options for name, options in rows}
+
+
+@pytest.mark.parametrize("built_by", ["migrations", "models"])
+def test_trigram_indexes_keep_a_short_pending_list(backend, tmp_path, built_by):
+    # A GIN index buffers new entries in a pending list that every search
+    # reads in full; at the default 4 MB a search costs several times more
+    # until vacuum merges it (bench/README.md, "Search latency per term").
+    if backend != "postgresql":
+        pytest.skip("pg_trgm GIN indexes: PostgreSQL only")
+    with fresh_database(backend, tmp_path) as url:
+        app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+        with app.app_context():
+            if built_by == "migrations":
+                flask_migrate.upgrade()
+            else:
+                db.create_all()
+
+            options = _trigram_index_options()
+
+            db.session.remove()
+            db.engine.dispose()
+    assert options == {
+        "ix_books_title_key_trgm": ["gin_pending_list_limit=64"],
+        "ix_books_author_key_trgm": ["gin_pending_list_limit=64"],
+    }
