@@ -6,6 +6,7 @@ import logging
 import sys
 from http import HTTPStatus
 
+import orjson
 from flask import Flask, Response, g, json
 from limits.errors import StorageError
 from marshmallow import ValidationError
@@ -137,6 +138,7 @@ def problem(
     challenge: str | None = None,
 ) -> Response:
     """Build an application/problem+json response (RFC 9457) with our extensions."""
+    context = g._get_current_object()  # one context lookup: this runs per error
     body = {
         "type": "about:blank",
         "title": _PHRASES.get(status) or HTTPStatus(status).phrase,
@@ -146,17 +148,29 @@ def problem(
     }
     if errors:
         body["errors"] = errors
-    body["request_id"] = g.get("request_id")
-    g.problem_code = code  # for the metrics hook (token rejections by code)
-    data = json.dumps(body).encode()
-    if errors and (len(errors) > MAX_ERRORS or len(data) > MAX_PROBLEM_BYTES):
-        data = _bounded(body, errors)
+    body["request_id"] = context.get("request_id")
+    context.problem_code = code  # for the metrics hook (token rejections by code)
+    if errors:
+        data = json.dumps(body).encode()
+        if len(errors) > MAX_ERRORS or len(data) > MAX_PROBLEM_BYTES:
+            data = _bounded(body, errors)
+    else:
+        data = _plain_body(body)
     response = Response(data, status=status, mimetype=PROBLEM_MIMETYPE)
     if headers:
         response.headers.update(headers)
     if status == 401 and "www-authenticate" not in {k.lower() for k in headers or ()}:
         response.headers["WWW-Authenticate"] = _bearer_challenge(challenge, detail)
     return response
+
+
+def _plain_body(body: dict) -> bytes:
+    """`body` (text, numbers and None only) as the app's FastJSON writes it, with
+    no trip through flask.json and current_app: most errors are of this kind."""
+    try:
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # a lone surrogate: FastJSON's stdlib fallback
+        return json.dumps(body).encode()
 
 
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
