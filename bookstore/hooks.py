@@ -37,15 +37,18 @@ REQUEST_ID = "bookstore.request_id"
 
 
 class FixedHeaders:
-    """WSGI wrapper adding X-Request-ID and the fixed security headers to every
-    response, after Flask and every after-request hook are done with it.
+    """WSGI wrapper giving every response its last headers, after Flask and
+    every after-request hook (Flask-Limiter's and flask-cors's included) are
+    done with it: X-Request-ID, the fixed security headers, Retry-After only
+    where there is something to retry (429, 503), and no Content-Type on a
+    response that has no content (204, 304).
 
-    Set on Flask's Response one by one, each was validated by Werkzeug when
-    added and again when the headers were copied for the server: a visible
-    share of a short request (figures: bench/README.md). These values are
-    constants, checked once here, and the request id passed _SANE_REQUEST_ID
-    or is hex. A header the view set itself wins (the docs page's CSP), except
-    X-Request-ID, which is always the request's own.
+    Set on Flask's Response one by one, each header was validated by Werkzeug
+    when added and again when the headers were copied for the server: a
+    visible share of a short request (figures: bench/README.md). These values
+    are constants, checked once here, and the request id passed
+    _SANE_REQUEST_ID or is hex. A header the view set itself wins (the docs
+    page's CSP), except X-Request-ID, which is always the request's own.
     """
 
     def __init__(self, app, defaults: dict[str, str]) -> None:
@@ -62,16 +65,29 @@ class FixedHeaders:
         environ[REQUEST_ID] = request_id
 
         def start(status, headers, exc_info=None):
-            present = {name.lower() for name, _ in headers}
-            if "x-request-id" in present:
-                headers = [h for h in headers if h[0].lower() != "x-request-id"]
-            headers.append(("X-Request-ID", request_id))
-            headers.extend(
-                pair for lower, pair in self.defaults if lower not in present
-            )
-            return start_response(status, headers, exc_info)
+            dropped = _DROPPED.get(status[:3], _ALWAYS_DROPPED)
+            kept, present = [("X-Request-ID", request_id)], set()
+            for pair in headers:
+                lower = pair[0].lower()
+                if lower not in dropped:
+                    kept.append(pair)
+                    present.add(lower)
+            kept.extend(pair for lower, pair in self.defaults if lower not in present)
+            return start_response(status, kept, exc_info)
 
         return self.app(environ, start)
+
+
+# Headers FixedHeaders removes, by status: the view's X-Request-ID always (the
+# request's own replaces it), Retry-After outside 429 and 503, Content-Type on
+# 204 and 304.
+_ALWAYS_DROPPED = frozenset({"x-request-id", "retry-after"})
+_DROPPED = {
+    "429": frozenset({"x-request-id"}),
+    "503": frozenset({"x-request-id"}),
+    "204": _ALWAYS_DROPPED | {"content-type"},
+    "304": _ALWAYS_DROPPED | {"content-type"},
+}
 
 
 def _start() -> None:
@@ -103,22 +119,6 @@ def _finish(response: Response) -> Response:
     return response
 
 
-_RETRYABLE = frozenset({429, 503})
-_NO_CONTENT = frozenset({204, 304})
-
-
-def _last_word(response: Response) -> Response:
-    """Headers fixed after every other hook, Flask-Limiter's and flask-cors's
-    included: Retry-After only where there is something to retry (429, 503),
-    and no Content-Type on a response that has no content."""
-    status, headers = response.status_code, response.headers
-    if status not in _RETRYABLE and "Retry-After" in headers:
-        del headers["Retry-After"]
-    if status in _NO_CONTENT:
-        del headers["Content-Type"]
-    return response
-
-
 def _vary_origin(response: Response) -> Response:
     """With CORS on, every answer may differ by the request's Origin: caches
     must key on it, whether or not this request sent one."""
@@ -134,9 +134,7 @@ def register(app: Flask) -> None:
     app.wsgi_app = FixedHeaders(app.wsgi_app, defaults)
     app.before_request(_start)
     app.after_request(_finish)
-    # Flask runs an app's after_request hooks last-registered first: at the head
-    # of the list, these run after every hook registered before or after them.
-    last = app.after_request_funcs.setdefault(None, [])
-    last.insert(0, _last_word)
     if app.config["CORS_ORIGINS"]:
-        last.insert(0, _vary_origin)
+        # Flask runs an app's after_request hooks last-registered first: at the
+        # head of the list, this runs after every hook registered before or after.
+        app.after_request_funcs.setdefault(None, []).insert(0, _vary_origin)

@@ -82,6 +82,7 @@ EXPECTED = {
     ),
     "get": (200, [*_json(DIGITS), *BOOK_HEADERS, *PRODUCTION]),
     "not_modified": (304, [("ETag", ETAG), *PRODUCTION]),
+    "deleted": (204, PRODUCTION),
     "invalid_token": (
         401,
         [
@@ -258,6 +259,8 @@ def _respond(name: str, make_app):
         return client.post(
             "/api/v1/books", data=data, headers={**headers, "Content-Type": kind}
         )
+    if name == "deleted":
+        return client.delete(created.headers["Location"], headers=headers)
     one = client.get(created.headers["Location"], headers=headers)
     if name == "get":
         return one
