@@ -302,13 +302,18 @@ def register(app: Flask) -> None:
     app.register_error_handler(ValidationError, _from_validation_error)
     app.register_error_handler(HTTPException, _from_http_exception)
     app.register_error_handler(Exception, _from_unexpected)
-    # Registered after db.init_app, so it runs before Flask-SQLAlchemy's teardown.
+    # In place of Flask-SQLAlchemy's teardown, which removed the session a second
+    # time (each removal asks the app context for the session's scope twice).
+    funcs = app.teardown_appcontext_funcs
+    funcs[:] = [func for func in funcs if func != db._teardown_session]
     app.teardown_appcontext(_end_session)
 
 
 def _end_session(exc: BaseException | None) -> None:
     """Close the request's session; a connection that died after the response was
     built (its ROLLBACK fails) must not turn that response into a bare 500."""
+    if not db.session.registry.has():  # no session: /healthz, a refused token
+        return
     try:
         db.session.remove()
     except DBAPIError:

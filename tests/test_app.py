@@ -8,6 +8,7 @@ import pytest
 
 import config
 from bookstore import create_app
+from bookstore.extensions import db
 
 STRONG_SECRET = "9f0c2b7e4d1a8c3f6e5b0a9d7c2e4f1b3a6d8c0e2f4a6b8d"
 
@@ -36,6 +37,16 @@ def test_error_responses_carry_security_headers_too(client):
 
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Request-ID"]
+
+
+def test_a_request_gives_its_connection_back_when_it_ends(app, client, auth_headers):
+    response = client.get("/api/v1/users/me", headers=auth_headers)
+    healthz = client.get("/healthz")
+
+    assert (response.status_code, healthz.status_code) == (200, 200)
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0
+        assert not db.session.registry.has()
 
 
 def test_request_id_is_generated_when_absent(client):
