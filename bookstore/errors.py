@@ -7,7 +7,7 @@ import sys
 from http import HTTPStatus
 
 import orjson
-from flask import Flask, Response, g, json
+from flask import Flask, g, json
 from limits.errors import StorageError
 from marshmallow import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from bookstore.extensions import db
+from bookstore.response import APIResponse
 
 log = logging.getLogger("bookstore.errors")
 
@@ -136,7 +137,7 @@ def problem(
     errors: dict | None = None,
     headers: dict | None = None,
     challenge: str | None = None,
-) -> Response:
+) -> APIResponse:
     """Build an application/problem+json response (RFC 9457) with our extensions."""
     context = g._get_current_object()  # one context lookup: this runs per error
     body = {
@@ -156,7 +157,7 @@ def problem(
             data = _bounded(body, errors)
     else:
         data = _plain_body(body)
-    response = Response(data, status=status, mimetype=PROBLEM_MIMETYPE)
+    response = APIResponse(data, status=status, mimetype=PROBLEM_MIMETYPE)
     if headers:
         response.headers.update(headers)
     if status == 401 and "www-authenticate" not in {k.lower() for k in headers or ()}:
@@ -220,7 +221,7 @@ def _bearer_challenge(error: str | None, description: str) -> str:
     return f'Bearer realm="bookstore", error="{error}", error_description="{safe}"'
 
 
-def _from_api_error(exc: APIError) -> Response:
+def _from_api_error(exc: APIError) -> APIResponse:
     return problem(
         exc.status,
         exc.code,
@@ -231,7 +232,7 @@ def _from_api_error(exc: APIError) -> Response:
     )
 
 
-def _from_validation_error(exc: ValidationError) -> Response:
+def _from_validation_error(exc: ValidationError) -> APIResponse:
     messages = exc.messages
     if not isinstance(messages, dict):  # a schema-level error with no field
         messages = {"_schema": messages}
@@ -243,7 +244,7 @@ def _from_validation_error(exc: ValidationError) -> Response:
     )
 
 
-def _from_http_exception(exc: HTTPException) -> Response:
+def _from_http_exception(exc: HTTPException) -> APIResponse:
     status = exc.code or 500
     # Keep Allow (405), Retry-After and the like; drop Werkzeug's Content-Type.
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
@@ -252,7 +253,7 @@ def _from_http_exception(exc: HTTPException) -> Response:
     return problem(status, code, detail, headers=headers)
 
 
-def _from_backend_down(exc: Exception, backend: str) -> Response:
+def _from_backend_down(exc: Exception, backend: str) -> APIResponse:
     log.error("backend unavailable: %s", type(exc).__name__, exc_info=exc)
     g.unavailable_backend = backend  # for the metrics hook
     return problem(
@@ -263,7 +264,7 @@ def _from_backend_down(exc: Exception, backend: str) -> Response:
     )
 
 
-def _from_unexpected(exc: Exception) -> Response:
+def _from_unexpected(exc: Exception) -> APIResponse:
     if isinstance(exc, HTTPException):  # Flask routes these here too
         return _from_http_exception(exc)
     if isinstance(exc, RecursionError):  # JSON nested thousands deep
