@@ -312,3 +312,29 @@ def test_ensure_sync_answers_as_flask_does_each_time(make_app):
             app.ensure_sync(async_view)
         with pytest.raises(RuntimeError, match="async"):
             Flask.ensure_sync(app, async_view)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/healthz", "/api/v1/books", "/api/v1/auth/login", "/api/v1/docs/", "/nowhere"],
+)
+def test_a_requests_blueprints_are_flasks_own(app, path):
+    from flask import Request, request
+
+    with app.test_request_context(path):
+        remembered = request.blueprints
+
+        assert remembered == Request.blueprints.fget(request)
+        assert request.blueprints is remembered
+
+
+def test_the_shared_null_session_refuses_every_write(app):
+    from flask import session
+
+    for _ in range(2):
+        with app.test_request_context("/healthz"):
+            with pytest.raises(RuntimeError):
+                session["user"] = "someone"
+            with pytest.raises(RuntimeError):
+                session.setdefault("user", "someone")
+            assert dict(session) == {}
