@@ -35,6 +35,7 @@ from bookstore.extensions import (
     limit_store_options,
     limiter,
 )
+from bookstore.response import APIResponse
 from bookstore.web import APIRequest, FastJSON, NoSessions
 
 API = "/api/v1"
@@ -72,6 +73,7 @@ def create_app(env: str | None = None, **overrides) -> Flask:
     """Build an app for `env` (default: $BOOKSTORE_ENV, else "development")."""
     app = Bookstore(__name__, instance_relative_config=True, static_folder=None)
     app.request_class = APIRequest
+    app.response_class = APIResponse
     app.json = FastJSON(app)
     app.session_interface = NoSessions()
     app.config.from_object(config.for_env(env))

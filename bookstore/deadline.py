@@ -14,17 +14,30 @@ from __future__ import annotations
 
 import math
 import time
-from contextvars import ContextVar
 
 import psycopg
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask
+from flask.globals import _cv_request  # Flask's own: no proxy on every wait
 
 # Outside a request (CLI commands), each wait gets the timeout plus this margin:
 # the server's statement_timeout fires first and keeps the connection usable.
 _MARGIN = 1.0
-# Seconds of database waiting the current request has left; None outside requests.
-_remaining: ContextVar[float | None] = ContextVar("database_budget", default=None)
+# Seconds of database waiting a request has left, kept on its request context
+# from its first wait on: no hook per request (most requests of some kinds,
+# /healthz or a refused token, never wait on the database), and the budget ends
+# with the request. Closing the session after the request (teardown_appcontext)
+# is outside it, as each wait of a CLI command.
+_BUDGET = "bookstore_database_budget"
+
+
+def _request_budget(timeout: float) -> tuple[object | None, float | None]:
+    """The current request's context and the seconds it has left (`timeout`
+    before its first wait), or (None, None) outside a request."""
+    context = _cv_request.get(None)
+    if context is None:
+        return None, None
+    return context, context.__dict__.get(_BUDGET, timeout)
 
 
 class DatabaseDeadline(psycopg.OperationalError):
@@ -35,7 +48,7 @@ class _Charged:
     """Time a wait to charge it to the request's budget; yields the wait's limit."""
 
     def __init__(self, timeout: float):
-        self.budget = _remaining.get()
+        self.context, self.budget = _request_budget(timeout)
         self.limit = timeout + _MARGIN if self.budget is None else self.budget
 
     def __enter__(self) -> float:
@@ -45,7 +58,7 @@ class _Charged:
     def __exit__(self, *exc) -> None:
         if self.budget is not None:
             spent = time.monotonic() - self.started
-            _remaining.set(max(0.0, self.budget - spent))
+            setattr(self.context, _BUDGET, max(0.0, self.budget - spent))
 
 
 class DeadlineConnection(psycopg.Connection):
@@ -57,7 +70,7 @@ class DeadlineConnection(psycopg.Connection):
         # _Charged's work, inline: a request makes about seven waits (most of
         # them on generators that finish at once, like a ROLLBACK of an idle
         # connection), and a context manager object per wait was most of their cost.
-        budget = _remaining.get()
+        context, budget = _request_budget(self.deadline_timeout)
         limit = self.deadline_timeout + _MARGIN if budget is None else budget
         if timeout is not None and timeout < limit:
             limit = timeout
@@ -71,15 +84,8 @@ class DeadlineConnection(psycopg.Connection):
             raise DatabaseDeadline("the database did not answer in time") from None
         finally:
             if budget is not None:
-                _remaining.set(max(0.0, budget - (time.monotonic() - started)))
-
-
-def _start() -> None:
-    _remaining.set(current_app.config["DATABASE_STATEMENT_TIMEOUT"])
-
-
-def _end(exc: BaseException | None) -> None:
-    _remaining.set(None)
+                spent = time.monotonic() - started
+                setattr(context, _BUDGET, max(0.0, budget - spent))
 
 
 def _connect(timeout: float):
@@ -106,5 +112,3 @@ def register(app: Flask, engine: sa.Engine) -> None:
     sa.event.listen(
         engine, "do_connect", _connect(app.config["DATABASE_STATEMENT_TIMEOUT"])
     )
-    app.before_request(_start)
-    app.teardown_request(_end)

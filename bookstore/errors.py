@@ -6,7 +6,8 @@ import logging
 import sys
 from http import HTTPStatus
 
-from flask import Flask, Response, g, json
+import orjson
+from flask import Flask, g, json
 from limits.errors import StorageError
 from marshmallow import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -14,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from bookstore.extensions import db
+from bookstore.response import APIResponse
 
 log = logging.getLogger("bookstore.errors")
 
@@ -135,8 +137,9 @@ def problem(
     errors: dict | None = None,
     headers: dict | None = None,
     challenge: str | None = None,
-) -> Response:
+) -> APIResponse:
     """Build an application/problem+json response (RFC 9457) with our extensions."""
+    context = g._get_current_object()  # one context lookup: this runs per error
     body = {
         "type": "about:blank",
         "title": _PHRASES.get(status) or HTTPStatus(status).phrase,
@@ -146,17 +149,29 @@ def problem(
     }
     if errors:
         body["errors"] = errors
-    body["request_id"] = g.get("request_id")
-    g.problem_code = code  # for the metrics hook (token rejections by code)
-    data = json.dumps(body).encode()
-    if errors and (len(errors) > MAX_ERRORS or len(data) > MAX_PROBLEM_BYTES):
-        data = _bounded(body, errors)
-    response = Response(data, status=status, mimetype=PROBLEM_MIMETYPE)
+    body["request_id"] = context.get("request_id")
+    context.problem_code = code  # for the metrics hook (token rejections by code)
+    if errors:
+        data = json.dumps(body).encode()
+        if len(errors) > MAX_ERRORS or len(data) > MAX_PROBLEM_BYTES:
+            data = _bounded(body, errors)
+    else:
+        data = _plain_body(body)
+    response = APIResponse(data, status=status, mimetype=PROBLEM_MIMETYPE)
     if headers:
         response.headers.update(headers)
     if status == 401 and "www-authenticate" not in {k.lower() for k in headers or ()}:
         response.headers["WWW-Authenticate"] = _bearer_challenge(challenge, detail)
     return response
+
+
+def _plain_body(body: dict) -> bytes:
+    """`body` (text, numbers and None only) as the app's FastJSON writes it, with
+    no trip through flask.json and current_app: most errors are of this kind."""
+    try:
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # a lone surrogate: FastJSON's stdlib fallback
+        return json.dumps(body).encode()
 
 
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
@@ -206,7 +221,7 @@ def _bearer_challenge(error: str | None, description: str) -> str:
     return f'Bearer realm="bookstore", error="{error}", error_description="{safe}"'
 
 
-def _from_api_error(exc: APIError) -> Response:
+def _from_api_error(exc: APIError) -> APIResponse:
     return problem(
         exc.status,
         exc.code,
@@ -217,7 +232,7 @@ def _from_api_error(exc: APIError) -> Response:
     )
 
 
-def _from_validation_error(exc: ValidationError) -> Response:
+def _from_validation_error(exc: ValidationError) -> APIResponse:
     messages = exc.messages
     if not isinstance(messages, dict):  # a schema-level error with no field
         messages = {"_schema": messages}
@@ -229,7 +244,7 @@ def _from_validation_error(exc: ValidationError) -> Response:
     )
 
 
-def _from_http_exception(exc: HTTPException) -> Response:
+def _from_http_exception(exc: HTTPException) -> APIResponse:
     status = exc.code or 500
     # Keep Allow (405), Retry-After and the like; drop Werkzeug's Content-Type.
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
@@ -238,7 +253,7 @@ def _from_http_exception(exc: HTTPException) -> Response:
     return problem(status, code, detail, headers=headers)
 
 
-def _from_backend_down(exc: Exception, backend: str) -> Response:
+def _from_backend_down(exc: Exception, backend: str) -> APIResponse:
     log.error("backend unavailable: %s", type(exc).__name__, exc_info=exc)
     g.unavailable_backend = backend  # for the metrics hook
     return problem(
@@ -249,7 +264,7 @@ def _from_backend_down(exc: Exception, backend: str) -> Response:
     )
 
 
-def _from_unexpected(exc: Exception) -> Response:
+def _from_unexpected(exc: Exception) -> APIResponse:
     if isinstance(exc, HTTPException):  # Flask routes these here too
         return _from_http_exception(exc)
     if isinstance(exc, RecursionError):  # JSON nested thousands deep
@@ -288,13 +303,18 @@ def register(app: Flask) -> None:
     app.register_error_handler(ValidationError, _from_validation_error)
     app.register_error_handler(HTTPException, _from_http_exception)
     app.register_error_handler(Exception, _from_unexpected)
-    # Registered after db.init_app, so it runs before Flask-SQLAlchemy's teardown.
+    # In place of Flask-SQLAlchemy's teardown, which removed the session a second
+    # time (each removal asks the app context for the session's scope twice).
+    funcs = app.teardown_appcontext_funcs
+    funcs[:] = [func for func in funcs if func != db._teardown_session]
     app.teardown_appcontext(_end_session)
 
 
 def _end_session(exc: BaseException | None) -> None:
     """Close the request's session; a connection that died after the response was
     built (its ROLLBACK fails) must not turn that response into a bare 500."""
+    if not db.session.registry.has():  # no session: /healthz, a refused token
+        return
     try:
         db.session.remove()
     except DBAPIError:

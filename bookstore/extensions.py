@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask.globals import request_ctx
+from flask.globals import _cv_request
 from flask_limiter import Limiter
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.engine import make_url
@@ -224,7 +224,9 @@ def limit_hooks_only_when_checked(app) -> None:
 
 def _when_checked(hook):
     def run(value):  # the response (after-request) or the error (teardown)
-        if hasattr(request_ctx, _LIMITER_CONTEXT):
+        # The context itself, not hasattr() through its proxy: a missing name
+        # costs that an AttributeError raised and caught, on most requests.
+        if _LIMITER_CONTEXT in vars(_cv_request.get()):
             return hook(value)
         return value
 

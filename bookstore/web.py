@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from functools import cached_property
 
 import orjson
 from flask import Request, Response, request
@@ -41,6 +42,13 @@ class StrictJSON:
 
 class APIRequest(Request):
     """Flask's Request with JSON errors that are problems, not HTML pages."""
+
+    @cached_property
+    def blueprints(self) -> list[str]:
+        # Flask works this out from url_rule on each of its four or five reads
+        # a request; url_rule is set once, when the request context is pushed,
+        # before anything reads this.
+        return super().blueprints
 
     @property
     def json_module(self):
@@ -110,10 +118,14 @@ class NoSessions(SessionInterface):
     """No cookie sessions: the API authenticates every request by token.
 
     Flask's default interface would parse and sign a cookie session per request.
+    Every request shares one null session: it refuses every write, so there is
+    nothing in it to share, and making one was a dict and a closure per request.
     """
 
+    _null = SessionInterface.null_session_class()
+
     def open_session(self, app, request):
-        return self.null_session_class()
+        return self._null
 
     def save_session(self, app, session, response) -> None:
         return None

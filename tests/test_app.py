@@ -8,6 +8,7 @@ import pytest
 
 import config
 from bookstore import create_app
+from bookstore.extensions import db
 
 STRONG_SECRET = "9f0c2b7e4d1a8c3f6e5b0a9d7c2e4f1b3a6d8c0e2f4a6b8d"
 
@@ -36,6 +37,16 @@ def test_error_responses_carry_security_headers_too(client):
 
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Request-ID"]
+
+
+def test_a_request_gives_its_connection_back_when_it_ends(app, client, auth_headers):
+    response = client.get("/api/v1/users/me", headers=auth_headers)
+    healthz = client.get("/healthz")
+
+    assert (response.status_code, healthz.status_code) == (200, 200)
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0
+        assert not db.session.registry.has()
 
 
 def test_request_id_is_generated_when_absent(client):
@@ -301,3 +312,29 @@ def test_ensure_sync_answers_as_flask_does_each_time(make_app):
             app.ensure_sync(async_view)
         with pytest.raises(RuntimeError, match="async"):
             Flask.ensure_sync(app, async_view)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/healthz", "/api/v1/books", "/api/v1/auth/login", "/api/v1/docs/", "/nowhere"],
+)
+def test_a_requests_blueprints_are_flasks_own(app, path):
+    from flask import Request, request
+
+    with app.test_request_context(path):
+        remembered = request.blueprints
+
+        assert remembered == Request.blueprints.fget(request)
+        assert request.blueprints is remembered
+
+
+def test_the_shared_null_session_refuses_every_write(app):
+    from flask import session
+
+    for _ in range(2):
+        with app.test_request_context("/healthz"):
+            with pytest.raises(RuntimeError):
+                session["user"] = "someone"
+            with pytest.raises(RuntimeError):
+                session.setdefault("user", "someone")
+            assert dict(session) == {}

@@ -86,6 +86,11 @@ def postgres_app(make_app, backend):
         db.session.execute(sa.text("SELECT pg_sleep(:s)"), {"s": DEADLINE * 0.6})
         return {"status": "done"}
 
+    @app.get("/_test/one-wait")
+    def one_wait():
+        db.session.execute(sa.text("SELECT pg_sleep(:s)"), {"s": DEADLINE * 0.6})
+        return {"status": "done"}
+
     @app.get("/_test/slow-elsewhere")
     def slow_elsewhere():
         time.sleep(DEADLINE + 0.5)  # not a wait on the database: not charged
@@ -116,6 +121,17 @@ def test_postgres_waits_add_up_to_one_budget_per_request(postgres_app):
 
     assert response.status_code == 503
     assert time.monotonic() - started <= ALLOWED
+
+
+def test_postgres_each_request_starts_with_the_whole_budget(postgres_app):
+    client = postgres_app.test_client()
+
+    # Together over the timeout, each under it: no request inherits what the
+    # one before it spent.
+    first = client.get("/_test/one-wait")
+    second = client.get("/_test/one-wait")
+
+    assert (first.status_code, second.status_code) == (200, 200)
 
 
 def test_postgres_time_spent_outside_the_database_is_not_charged(postgres_app):
