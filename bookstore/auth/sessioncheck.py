@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import sqlalchemy as sa
@@ -26,6 +26,7 @@ from bookstore import clock
 from bookstore.auth.identity import Caller, SessionRef
 from bookstore.auth.models import AuthSession, User
 from bookstore.extensions import db
+from bookstore.reads import Read, direct_engine
 from bookstore.security.tokens import TokenError, TokenExpired, TokenRevoked
 
 _users, _sessions = User.__table__, AuthSession.__table__
@@ -73,6 +74,10 @@ class CheckKind:
     statement: sa.Select
     caller_id: sa.ScalarSelect
     gate: str | None = None
+    read: Read = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "read", Read(self.statement))
 
 
 SESSION = CheckKind(SESSION_CHECK, _CALLER_ID)
@@ -113,8 +118,8 @@ def session_ref(row, sub: uuid.UUID, sid: uuid.UUID) -> SessionRef:
 def check_now(subject: str, session_id: str) -> SessionRef:
     """Run the check on its own; raise TokenRevoked unless the session is alive."""
     sub, sid = token_ids(subject, session_id)
-    row = _connection().execute(SESSION_CHECK, {"sid": sid, "sub": sub}).first()
-    return session_ref(row, sub, sid)
+    rows = _rows(SESSION.read, {"sid": sid, "sub": sub})
+    return session_ref(rows[0] if rows else None, sub, sid)
 
 
 def session_check(subject: str, session_id: str) -> Pending:
@@ -157,8 +162,8 @@ def settle() -> SessionRef:
     """The caller's session (or token), checked now if still pending."""
     check = g.get("pending_check")
     if check is not None:
-        row = _connection().execute(check.kind.statement, check.params).first()
-        return settled_by(row)
+        rows = _rows(check.kind.read, check.params)
+        return settled_by(rows[0] if rows else None)
     failed = g.get("failed_check")
     if failed is not None:
         raise failed
@@ -208,14 +213,18 @@ class Guarded:
 
     def __init__(self, statement: sa.Select, *, owner_param: str | None = None) -> None:
         self.plain, self.owner_param = statement, owner_param
-        self._combined: dict[CheckKind, sa.Select] = {}
+        self._plain = Read(statement)
+        self._combined: dict[CheckKind, Read] = {}
 
     def combined(self, kind: CheckKind) -> sa.Select:
         """The read with `kind`'s check, built on first use (then reused)."""
-        statement = self._combined.get(kind)
-        if statement is None:
-            statement = self._combined[kind] = self._combine(kind)
-        return statement
+        return self._read_with(kind).statement
+
+    def _read_with(self, kind: CheckKind) -> Read:
+        read = self._combined.get(kind)
+        if read is None:
+            read = self._combined[kind] = Read(self._combine(kind))
+        return read
 
     def _combine(self, kind: CheckKind) -> sa.Select:
         def caller_from_check(element):
@@ -244,22 +253,36 @@ class Guarded:
         after the check. SQLite runs in the worker: no round trip to save, and
         its planner makes the combined form dearer than the two statements."""
         check = g.get("pending_check")
-        connection = _connection()  # once: each ask goes through the session again
-        remote = connection.dialect.name == "postgresql"
+        remote = db.engine.dialect.name == "postgresql"
         if check is None or owner is not CALLER or not remote:
             caller = settle().user
             if self.owner_param is not None:
                 owner_id = caller.id if owner is CALLER else owner
                 params = {**params, self.owner_param: owner_id}
-            return connection.execute(self.plain, params).all()
-        rows = connection.execute(
-            self.combined(check.kind), {**params, **check.params}
-        ).all()
+            return _rows(self._plain, params, last=True)
+        rows = _rows(self._read_with(check.kind), {**params, **check.params}, last=True)
         settled_by(rows[0] if rows else None)
         return [row for row in rows if row._position is not None]
 
 
-def _connection() -> sa.Connection:
+def _rows(read: Read, params: dict, *, last: bool = False) -> list:
+    """`read`'s rows: run directly (bookstore/reads.py) in a read-only request
+    where it can be, else through SQLAlchemy on the request's connection.
+
+    On PostgreSQL only the view's read runs directly (`last`: a Guarded read),
+    not a check alone: the view goes on through the Session (a filtered
+    listing, /users/me), whose connection is in autocommit only when the check
+    took it first (request_connection); else a BEGIN and ROLLBACK would come
+    back. SQLite begins no transaction for a SELECT.
+    """
+    if g.get("read_only"):
+        engine = direct_engine()
+        if engine is not None and (last or engine.dialect.name == "sqlite"):
+            return read.rows(engine, params)
+    return request_connection().execute(read.statement, params).all()
+
+
+def request_connection() -> sa.Connection:
     """The request's connection: on PostgreSQL in autocommit for a read-only
     request (no BEGIN/ROLLBACK round trips) when nothing began a transaction.
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from bookstore import pagination
 from bookstore.auth.identity import Caller
 from bookstore.auth.models import User
-from bookstore.auth.sessioncheck import CALLER, Guarded, Viewer
+from bookstore.auth.sessioncheck import CALLER, Guarded, Viewer, request_connection
 from bookstore.books import cursors, queries
 from bookstore.books.models import SHELF_TOTAL as _SHELF_TOTAL
 from bookstore.books.models import Book
@@ -198,7 +198,7 @@ def _cursor_page(
 
 
 def _dialect() -> str:
-    return db.session.get_bind().dialect.name
+    return db.engine.dialect.name
 
 
 def _unfiltered_page(
@@ -218,5 +218,6 @@ def _shelf_total(owner_id: int, rows: list) -> int:
     if rows:
         total = rows[0].shelf_total
     else:
-        total = db.session.scalar(_SHELF_TOTAL, {"owner_id": owner_id})
+        connection = request_connection()  # autocommit on PostgreSQL
+        total = connection.scalar(_SHELF_TOTAL, {"owner_id": owner_id})
     return int(total)  # the sum is NUMERIC on PostgreSQL

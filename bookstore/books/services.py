@@ -230,7 +230,8 @@ def owner_public_id(book: Book | sa.Row) -> str:
     caller = settle().user
     if book.owner_id == caller.id:
         return str(caller.public_id)
-    return str(db.session.scalar(_OWNER_PUBLIC_ID, {"owner_id": book.owner_id}))
+    connection = sessioncheck.request_connection()  # autocommit on a GET
+    return str(connection.scalar(_OWNER_PUBLIC_ID, {"owner_id": book.owner_id}))
 
 
 _OWNER_PUBLIC_ID = sa.select(User.__table__.c.public_id).where(

@@ -176,8 +176,9 @@ def _audit_revoked_use(token_id: int, user_public_id: uuid.UUID) -> None:
 
 
 def _touch(token_id: int, now) -> None:
-    """Record a use, at most once a minute per token, in its own transaction."""
-    db.session.connection().execute(
+    """Record a use, at most once a minute per token: in a read-only request
+    on PostgreSQL one statement in autocommit (as the request's reads)."""
+    sessioncheck.request_connection().execute(
         _TOUCH,
         {
             "token_id": token_id,
