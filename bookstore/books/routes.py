@@ -13,7 +13,7 @@ from bookstore.auth.guards import (
     token_required,
 )
 from bookstore.auth.scopes import BOOKS_READ, BOOKS_WRITE, scope
-from bookstore.books import counts, idempotency, listing, services
+from bookstore.books import counts, creates, idempotency, listing, services
 from bookstore.books.models import Book, NewBook, book_etag
 from bookstore.books.output import dump_book, dump_books
 from bookstore.books.schemas import BookQuerySchema, BookSchema
@@ -76,11 +76,11 @@ def _send(stored: idempotency.StoredResponse) -> Response:
 @scope(BOOKS_WRITE)
 @token_required
 @write_limited
-@session_check_in_statement  # services.create_book runs or settles the check
+@session_check_in_statement  # creates.create_book runs or settles the check
 def create_book():
     """Add a book to the caller's shelf; an Idempotency-Key makes retries safe."""
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
-    created = services.create_book(
+    created = creates.create_book(
         json_body(), load=book_schema.load, render=_render_created, idempotency_key=key
     )
     return _send(created)
