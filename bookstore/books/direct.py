@@ -28,13 +28,14 @@ class Compiled:
     values into the driver's parameters and its row into a named tuple."""
 
     def __init__(self, statement: sa.Executable, dialect: sa.Dialect) -> None:
+        self.statement = statement
         compiled = statement.compile(dialect=dialect)
         if compiled.escaped_bind_names:  # not expected of our names; refuse
             raise ValueError("bind names that need escaping")
         self.sql = compiled.string
-        self.literals = {
+        self.literals = {  # the values written in the statement (0 in coalesce)
             name: bind.effective_value
-            for name, bind in compiled.binds.items()
+            for bind, name in compiled.bind_names.items()
             if not bind.required
         }
         self.processors = compiled._bind_processors
@@ -69,10 +70,12 @@ _compiled: dict[tuple[int, str], Compiled] = {}
 
 
 def compiled(statement: sa.Executable, dialect: sa.Dialect) -> Compiled:
-    """`statement` compiled for `dialect`, once per process."""
+    """`statement` compiled for `dialect`, once per process: for statements
+    built once (module constants); the entry holds its statement, so an id()
+    is never reused for another while it is here."""
     key = (id(statement), dialect.name)
     found = _compiled.get(key)
-    if found is None:
+    if found is None or found.statement is not statement:
         found = _compiled[key] = Compiled(statement, dialect)
     return found
 
