@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from bookstore.auth import accounts
 from bookstore.auth.identity import Caller
 from bookstore.auth.models import User
-from bookstore.books import services as books
+from bookstore.books import creates as books
 from bookstore.books.models import Book
 from bookstore.errors import APIError
 from bookstore.extensions import db

@@ -1,6 +1,6 @@
 """`Idempotency-Key` on `POST /books` (IETF httpapi idempotency-key draft).
 
-books.services.create_book runs the flow; this module parses the header and
+books.creates.create_book runs the flow; this module parses the header and
 keeps the records. The key row and the book are written in one transaction,
 and (user_id, key) is unique: a concurrent retry either sees the finished
 response or loses the insert race, rolls back (its book with it) and replays
@@ -81,7 +81,7 @@ def fingerprint(body: object) -> str:
 @dataclass(frozen=True)
 class KeyedRequest:
     """A create sent with an Idempotency-Key: the caller, the key and the
-    fingerprint of the body. books.services.create_book runs the flow; this
+    fingerprint of the body. books.creates.create_book runs the flow; this
     reads and writes the key's record, in the session's transaction."""
 
     owner: Caller

@@ -1,5 +1,5 @@
-"""Books use-cases: create, read, replace, update, delete; each write one
-transaction. Listings are in bookstore.books.listing."""
+"""Books use-cases: read, replace, update, delete; each write one transaction.
+The create is in bookstore.books.creates, listings in bookstore.books.listing."""
 
 from __future__ import annotations
 
@@ -7,195 +7,21 @@ import uuid
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ETags
 
-from bookstore import clock
-from bookstore.auth import sessioncheck
 from bookstore.auth.identity import Caller
-from bookstore.auth.models import AuthSession, User
+from bookstore.auth.models import User
 from bookstore.auth.sessioncheck import Guarded, settle
-from bookstore.books.idempotency import KeyedRequest, StoredResponse, fingerprint
-from bookstore.books.models import SHELF_TOTAL, Book, BookCount, NewBook
+from bookstore.books.creates import DUPLICATE_ISBN
+from bookstore.books.models import Book
 from bookstore.books.output import LISTED_COLUMNS
 from bookstore.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from bookstore.extensions import db
-from bookstore.locks import lock_user
 
-DUPLICATE_ISBN = "You already have a book with this ISBN."
 _BOOKS = Book.__table__
 WRITE_ATTEMPTS = 3  # without If-Match a lost version race is retried (last write wins)
-
-
-def create_book(
-    body: dict,
-    *,
-    load: Callable[[dict], dict],
-    render: Callable[[NewBook], StoredResponse],
-    idempotency_key: str | None = None,
-) -> StoredResponse:
-    """Create a book on the caller's shelf from a request body: `load` turns
-    the body into fields (or raises marshmallow's ValidationError), `render` the
-    new book into the 201. The caller's session check may still be pending.
-
-    With `idempotency_key`, a request already answered under that key gets the
-    same answer again, marked replayed, and creates nothing; a new one stores
-    its answer under the key in the book's transaction. Raises Conflict (a
-    duplicate ISBN, a full shelf), ValidationFailed (the key used with another
-    body) and the session check's TokenRevoked or TokenExpired.
-    """
-    keyed = None
-    if idempotency_key is not None:  # before `load`: a retry is answered as before
-        keyed = KeyedRequest(settle().user, idempotency_key, fingerprint(body))
-        replayed = keyed.replay()
-        if replayed is not None:
-            return replayed
-    fields = load(body)
-    try:
-        if keyed is None and (book := _insert_in_one_statement(fields)) is not None:
-            return render(book)
-        return _insert_in_transaction(fields, render, keyed)
-    except IntegrityError:  # the unique constraints are the real guards
-        db.session.rollback()
-        settle()  # after a one-statement INSERT: its check found the session
-        # (user_id, key): a concurrent request with the same key committed first.
-        replayed = keyed.replay() if keyed is not None else None
-        if replayed is None:  # (owner_id, isbn)
-            raise Conflict(DUPLICATE_ISBN) from None
-        return replayed
-
-
-def _insert_in_transaction(
-    fields: dict,
-    render: Callable[[NewBook], StoredResponse],
-    keyed: KeyedRequest | None,
-) -> StoredResponse:
-    """The create as one transaction: the shelf counted under the owner's lock
-    (insert_book), the INSERT and, with `keyed`, the key's record."""
-    owner = settle().user
-    if keyed is not None:
-        keyed.free_expired()
-    book = new_book(owner, fields)
-    insert_book(book)
-    response = render(book)
-    if keyed is not None:
-        keyed.record(response)
-    db.session.commit()
-    return response
-
-
-def new_book(owner: Caller | None, fields: dict) -> NewBook:
-    """A book with every column's value set here, ready to insert and render
-    (the owner's id later when the INSERT takes it from the session check)."""
-    return NewBook.of(owner.id if owner is not None else None, clock.utcnow(), **fields)
-
-
-_INSERTED = tuple(column.key for column in Book.__table__.columns if column.key != "id")
-
-
-def insert_book(book: NewBook) -> None:
-    """INSERT `book` in the session's transaction, as one Core statement; raise
-    Conflict when the owner already has MAX_BOOKS_PER_USER books.
-
-    The unit of work (flush) was 40% of a create's CPU; a new book needs none
-    of it: every value is already set (new_book), nothing is read back.
-    """
-    _check_room(book.owner_id)
-    db.session.execute(_BOOKS.insert(), {key: getattr(book, key) for key in _INSERTED})
-
-
-def _check_room(owner_id: int) -> None:
-    """Raise Conflict if the owner's shelf is full.
-
-    The owner is locked before the counter is read, so two creates racing for
-    the last place are serialized: the second reads the first's book.
-    """
-    lock_user(owner_id)
-    limit = current_app.config["MAX_BOOKS_PER_USER"]
-    if db.session.scalar(SHELF_TOTAL, {"owner_id": owner_id}) >= limit:
-        db.session.rollback()
-        raise Conflict(
-            f"Your shelf is full: at most {limit} books per user. Delete some to "
-            "add others."
-        )
-
-
-# The caller's create on PostgreSQL, one statement in autocommit: the session
-# check (expiry included) and an INSERT of its row only if the check found one.
-_CHECK = sessioncheck.SESSION_CHECK.where(
-    AuthSession.__table__.c.expires_at > sa.bindparam("now")
-).cte("caller")
-_COUNTS = BookCount.__table__
-# Only while the shelf is far from full: the statement takes no lock, so it
-# inserts only when even ROOM_MARGIN creates in flight at once could not pass
-# MAX_BOOKS_PER_USER; nearer the cap, the locked path (insert_book) decides.
-ROOM_MARGIN = 1000
-_HAS_ROOM = sa.select(sa.func.coalesce(sa.func.sum(_COUNTS.c.books), 0)).where(
-    _COUNTS.c.owner_id == _CHECK.c.caller_id
-).scalar_subquery() < sa.bindparam("room_below")
-_CREATED = (
-    _BOOKS.insert()
-    .from_select(
-        list(_INSERTED),
-        sa.select(
-            *(
-                _CHECK.c.caller_id
-                if key == "owner_id"
-                else sa.bindparam(key, type_=_BOOKS.c[key].type)
-                for key in _INSERTED
-            )
-        ).where(_HAS_ROOM),
-    )
-    .returning(_BOOKS.c.id)
-    .cte("created")
-)
-_CREATE_CHECKED = sa.select(
-    _CHECK,
-    sa.select(sa.func.count()).select_from(_CREATED).scalar_subquery().label("n"),
-)
-
-
-def _insert_in_one_statement(fields: dict) -> NewBook | None:
-    """On PostgreSQL while the caller's session check is pending: the check and
-    the INSERT as one statement in autocommit, one round trip.
-
-    None when that does not apply (a personal access token, SQLite), or when
-    the shelf is near its cap (the locked path then counts exactly). Raises
-    TokenRevoked or TokenExpired (nothing is inserted), IntegrityError (a
-    duplicate ISBN; the check found the session).
-    """
-    check = sessioncheck.pending()
-    if (
-        check is None
-        or check.kind is not sessioncheck.SESSION
-        or db.session.get_bind().dialect.name != "postgresql"
-    ):
-        return None
-    connection = db.session.connection(
-        execution_options={"isolation_level": "AUTOCOMMIT"}  # one statement
-    )
-    book = new_book(None, fields)
-    values = {key: getattr(book, key) for key in _INSERTED if key != "owner_id"}
-    room_below = current_app.config["MAX_BOOKS_PER_USER"] - ROOM_MARGIN
-    row = connection.execute(
-        _CREATE_CHECKED,
-        {
-            **values,
-            **check.params,
-            "now": clock.utcnow(),
-            "room_below": room_below,
-        },
-    ).first()
-    if row is None:  # nothing inserted; the check alone tells revoked from expired
-        settle()
-    caller = sessioncheck.settled_by(row).user
-    if not row.n:  # the shelf is near its cap
-        db.session.rollback()  # out of autocommit: the lock needs a transaction
-        return None
-    book.owner_id = caller.id
-    return book
 
 
 def get_visible_book(viewer: Caller, book_id: uuid.UUID) -> Book:
