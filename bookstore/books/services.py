@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ETags
 
+from bookstore.auth import sessioncheck
 from bookstore.auth.identity import Caller
 from bookstore.auth.models import User
 from bookstore.auth.sessioncheck import Guarded, settle
