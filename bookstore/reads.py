@@ -27,12 +27,12 @@ class Read:
 
     def __init__(self, statement: sa.Select) -> None:
         self.statement = statement
-        self._compiled: dict[str, _Compiled] = {}
+        self._compiled: dict[str, Compiled] = {}
 
-    def compiled(self, dialect: sa.Dialect) -> _Compiled:
+    def compiled(self, dialect: sa.Dialect) -> Compiled:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
+            compiled = self._compiled[dialect.name] = Compiled(self.statement, dialect)
         return compiled
 
     def rows(self, engine: sa.Engine, params: dict) -> list:
@@ -41,14 +41,7 @@ class Read:
         (autocommit on PostgreSQL) that is back in the pool when this returns,
         also when it raises."""
         compiled = self.compiled(engine.dialect)
-        try:
-            pooled = engine.raw_connection()
-        except engine.dialect.loaded_dbapi.Error as error:
-            # As engine.connect() would: wrapped (an OperationalError is a 503).
-            sa.Connection._handle_dbapi_exception_noconnection(
-                error, engine.dialect, engine
-            )
-            raise
+        pooled = pooled_connection(engine)
         try:
             dbapi_connection = pooled.dbapi_connection
             if not compiled.autocommit:
@@ -62,6 +55,33 @@ class Read:
                     dbapi_connection.autocommit = False
         finally:
             pooled.close()  # the pool's reset (a rollback), then back in the pool
+
+
+def pooled_connection(engine: sa.Engine):
+    """A connection from `engine`'s pool (its checkout events run), a failure
+    to connect raised as engine.connect() raises it: wrapped, so that an
+    OperationalError is a 503 (errors.py)."""
+    try:
+        return engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as error:
+        sa.Connection._handle_dbapi_exception_noconnection(
+            error, engine.dialect, engine
+        )
+        raise
+
+
+_statements: dict[tuple[int, str], Compiled] = {}
+
+
+def compiled(statement: sa.Executable, dialect: sa.Dialect) -> Compiled:
+    """`statement` compiled for `dialect`, once per process: for statements
+    built once (module constants); the entry holds its statement, so an id()
+    is never reused for another while it is here."""
+    key = (id(statement), dialect.name)
+    found = _statements.get(key)
+    if found is None or found.statement is not statement:
+        found = _statements[key] = Compiled(statement, dialect)
+    return found
 
 
 def direct_engine() -> sa.Engine | None:
@@ -80,13 +100,15 @@ def direct_engine() -> sa.Engine | None:
     return engine
 
 
-class _Compiled:
-    """A statement as one dialect runs it, and the class of its rows."""
+class Compiled:
+    """A statement as one dialect runs it, and the class of its rows (if it
+    returns any): a Read's, or one of a write's (books/direct.py)."""
 
-    def __init__(self, statement: sa.Select, dialect: sa.Dialect) -> None:
+    def __init__(self, statement: sa.Executable, dialect: sa.Dialect) -> None:
+        self.statement = statement
         compiled = statement.compile(dialect=dialect)
         if compiled.literal_execute_params or compiled.post_compile_params:
-            raise ValueError("a Read takes no expanding or literal-execute parameter")
+            raise ValueError("no expanding or literal-execute parameter here")
         self.dialect, self.sql = dialect, compiled.string
         # Not on SQLite: see bookstore.auth.sessioncheck.request_connection.
         self.autocommit = dialect.name == "postgresql"
@@ -130,6 +152,8 @@ class _Compiled:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(self.sql, parameters)
+            if not self.row_class._fields:  # a statement that returns no rows
+                return []
             if self._processors is None:
                 self._processors = [
                     type_._cached_result_processor(dialect, description[1])
