@@ -563,8 +563,8 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--out", type=Path, help="results folder")
     args = parser.parse_args(argv)
-    args.rounds = args.rounds or (1 if args.smoke else 3)
-    args.seconds = args.seconds or (1 if args.smoke else 5)
+    args.rounds = args.rounds or (1 if args.smoke else 5)
+    args.seconds = args.seconds or (1 if args.smoke else 3)
     out = args.out or (
         Path(tempfile.gettempdir()) / "bookstore-bench-smoke"
         if args.smoke

@@ -19,7 +19,7 @@ from bookstore.books.idempotency import KeyedRequest, StoredResponse, fingerprin
 from bookstore.books.models import SHELF_TOTAL, Book, BookCount, NewBook
 from bookstore.errors import Conflict
 from bookstore.extensions import db
-from bookstore.locks import lock_user
+from bookstore.locks import lock_user, sqlite_writer
 
 DUPLICATE_ISBN = "You already have a book with this ISBN."
 _BOOKS = Book.__table__
@@ -204,8 +204,9 @@ def _insert_directly(fields: dict) -> NewBook | None:
 
 def _insert_on_sqlite(check: sessioncheck.Pending, fields: dict) -> NewBook:
     """The create on SQLite: check, room and INSERT as insert_book's
-    transaction does them, on the DBAPI connection."""
-    with direct.driver() as connection:
+    transaction does them, on the DBAPI connection, queued behind this host's
+    other SQLite writers (locks.sqlite_writer) rather than polling for the lock."""
+    with sqlite_writer(db.engine), direct.driver() as connection:
         connection.execute(_BEGIN_IMMEDIATE)
         try:
             row = connection.execute(check.kind.statement, check.params)
