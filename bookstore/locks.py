@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -69,7 +70,9 @@ class WriterGate:
     One open file per process (flock belongs to the open file, which a fork
     would share) and a thread lock for the threads of one process. A holder
     holds it for one short transaction, itself bounded by the busy timeout; the
-    kernel releases it if the holder dies.
+    kernel releases it if the holder dies. The wait here counts against the
+    waiter's own busy timeout (books.creates), so a write still gives up after
+    DATABASE_STATEMENT_TIMEOUT in all, as without the gate.
     """
 
     def __init__(self, path: str) -> None:
@@ -85,12 +88,14 @@ class WriterGate:
         return self._opened[1]
 
     @contextmanager
-    def held(self) -> Iterator[None]:
+    def held(self) -> Iterator[float]:
+        """Hold the gate; yields the seconds waited for it."""
+        started = time.monotonic()
         with self._threads:
             fd = self._fd()
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
-                yield
+                yield time.monotonic() - started
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
@@ -99,15 +104,16 @@ _GATES: dict[str, WriterGate] = {}
 
 
 @contextmanager
-def sqlite_writer(engine: sa.Engine) -> Iterator[None]:
+def sqlite_writer(engine: sa.Engine) -> Iterator[float]:
     """Hold this host's writer gate for `engine`'s SQLite file (WriterGate);
-    a database in memory (one process) needs none."""
+    yields the seconds waited for it. A database in memory (one process)
+    needs none."""
     path = engine.url.database
     if not path or path == ":memory:" or path.startswith("file:"):
-        yield
+        yield 0.0
         return
     gate = _GATES.get(path)
     if gate is None:
         gate = _GATES.setdefault(path, WriterGate(path))
-    with gate.held():
-        yield
+    with gate.held() as waited:
+        yield waited

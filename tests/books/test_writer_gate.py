@@ -4,7 +4,9 @@ write lock still decides."""
 
 import fcntl
 import os
+import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -49,6 +51,56 @@ def test_a_create_waits_for_another_process_holding_the_gate(
     finally:
         os.close(other)
     assert [answer.status_code for answer in answers] == [201]
+
+
+def test_the_wait_at_the_gate_counts_against_the_busy_timeout(make_app, backend):
+    """A lock taken outside the gate (another program's transaction) and a
+    queue at the gate: the create still answers 503 after the timeout in all,
+    not the gate's wait plus a full busy timeout."""
+    if backend != "sqlite":
+        pytest.skip("the gate is SQLite's")
+    timeout = 2  # DATABASE_STATEMENT_TIMEOUT; API.md allows one second more
+    app = make_app(DATABASE_STATEMENT_TIMEOUT=timeout)
+    client = app.test_client()
+    body = {"username": "alice", "password": "correct horse battery staple 9"}
+    assert client.post("/api/v1/auth/register", json=body).status_code == 201
+    token = client.post("/api/v1/auth/login", json=body).json["access_token"]
+    with app.app_context():
+        path = db.engine.url.database
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # SQLite's write lock, held throughout
+    queue_ahead = os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(queue_ahead, fcntl.LOCK_EX)  # a writer ahead at the gate
+    release = threading.Timer(1.5, fcntl.flock, (queue_ahead, fcntl.LOCK_UN))
+    release.start()
+    try:
+        started = time.monotonic()
+        answer = client.post(
+            BOOKS, json=book_body(), headers={"Authorization": f"Bearer {token}"}
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        release.join()
+        os.close(queue_ahead)
+        holder.rollback()
+        holder.close()
+    assert answer.status_code == 503, answer.json
+    assert 1.4 <= elapsed <= timeout + 1
+    # The busy timeout is the configured one again for the next write.
+    started = time.monotonic()
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(1.0, holder.rollback)
+    release.start()
+    try:
+        answer = client.post(
+            BOOKS, json=book_body(), headers={"Authorization": f"Bearer {token}"}
+        )
+    finally:
+        release.join()
+        holder.close()
+    assert answer.status_code == 201, answer.json
+    assert time.monotonic() - started >= 0.9
 
 
 def test_threads_of_one_process_take_turns(tmp_path):
