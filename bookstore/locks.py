@@ -83,6 +83,8 @@ class WriterGate:
     def _fd(self) -> int:
         pid = os.getpid()
         if self._opened is None or self._opened[0] != pid:
+            if self._opened is not None:  # the parent's: this copy must not
+                os.close(self._opened[1])  # keep its lock alive if it dies
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._opened = (pid, fd)
         return self._opened[1]
