@@ -23,17 +23,13 @@ from bookstore.extensions import db
 class Read:
     """A SELECT to run by `rows(params)`: compiled on first use per dialect."""
 
-    __slots__ = ("statement", "_compiled")
+    __slots__ = ("statement",)
 
     def __init__(self, statement: sa.Select) -> None:
         self.statement = statement
-        self._compiled: dict[str, Compiled] = {}
 
     def compiled(self, dialect: sa.Dialect) -> Compiled:
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
-            compiled = self._compiled[dialect.name] = Compiled(self.statement, dialect)
-        return compiled
+        return compiled(self.statement, dialect)
 
     def rows(self, engine: sa.Engine, params: dict) -> list:
         """Its rows for `params`, as tuples whose fields are named as
@@ -43,13 +39,13 @@ class Read:
         compiled = self.compiled(engine.dialect)
         pooled = pooled_connection(engine)
         try:
-            dbapi_connection = pooled.dbapi_connection
             if not compiled.autocommit:
-                return compiled.run(dbapi_connection, params, pooled)
+                return compiled.run(pooled, params)
             # One statement is one snapshot: no BEGIN and ROLLBACK around it.
+            dbapi_connection = pooled.dbapi_connection
             dbapi_connection.autocommit = True
             try:
-                return compiled.run(dbapi_connection, params, pooled)
+                return compiled.run(pooled, params)
             finally:
                 if not dbapi_connection.closed:
                     dbapi_connection.autocommit = False
@@ -82,6 +78,30 @@ def compiled(statement: sa.Executable, dialect: sa.Dialect) -> Compiled:
     if found is None or found.statement is not statement:
         found = _statements[key] = Compiled(statement, dialect)
     return found
+
+
+def driver_error(
+    error: Exception,
+    statement: str,
+    parameters,
+    dialect: sa.Dialect,
+    pooled,
+    cursor=None,
+) -> sa.exc.DBAPIError:
+    """A driver's `error` as SQLAlchemy raises it (the DBAPIError family, so
+    that callers and errors.py see no difference); the pooled connection
+    invalidated when it died (the pool then drops it)."""
+    dead = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+    if dead:
+        pooled.invalidate(error)
+    return sa.exc.DBAPIError.instance(
+        statement,
+        parameters,
+        error,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=dead,
+        dialect=dialect,
+    )
 
 
 def direct_engine() -> sa.Engine | None:
@@ -146,10 +166,11 @@ class Compiled:
             return values
         return [values[name] for name in self._order]
 
-    def run(self, dbapi_connection, params: dict, invalidate_on) -> list:
+    def run(self, pooled, params: dict) -> list:
+        """Its rows for `params` on the pooled connection `pooled`."""
         parameters = self.parameters(params)
         dialect = self.dialect
-        cursor = dbapi_connection.cursor()
+        cursor = pooled.dbapi_connection.cursor()
         try:
             cursor.execute(self.sql, parameters)
             if not self.row_class._fields:  # a statement that returns no rows
@@ -163,16 +184,8 @@ class Compiled:
                 ]
             fetched = cursor.fetchall()
         except dialect.loaded_dbapi.Error as error:
-            disconnected = dialect.is_disconnect(error, dbapi_connection, cursor)
-            if disconnected:
-                invalidate_on.invalidate(error)
-            raise sa.exc.DBAPIError.instance(
-                self.sql,
-                parameters,
-                error,
-                dialect.loaded_dbapi.Error,
-                connection_invalidated=disconnected,
-                dialect=dialect,
+            raise driver_error(
+                error, self.sql, parameters, dialect, pooled, cursor
             ) from error
         finally:
             cursor.close()

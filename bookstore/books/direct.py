@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
 
 from bookstore import reads
 from bookstore.extensions import db
@@ -29,13 +28,12 @@ class Driver:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.dialect = engine.dialect
-        self.hide_parameters = engine.hide_parameters
         self.fairy = reads.pooled_connection(engine)
 
     def execute(self, statement: sa.Executable, values: dict | None = None):
         """Run `statement`; its first row (fields by name) if it returns any."""
         known = reads.compiled(statement, self.dialect)
-        rows = known.run(self.fairy.dbapi_connection, values or {}, self.fairy)
+        rows = known.run(self.fairy, values or {})
         return rows[0] if rows else None
 
     def run(self, method: str) -> None:
@@ -43,17 +41,8 @@ class Driver:
         try:
             getattr(self.fairy, method)()
         except self.dialect.loaded_dbapi.Error as error:
-            dead = self.dialect.is_disconnect(error, self.fairy.dbapi_connection, None)
-            if dead:
-                self.fairy.invalidate(error)
-            raise DBAPIError.instance(
-                method.upper(),
-                None,
-                error,
-                self.dialect.loaded_dbapi.Error,
-                hide_parameters=self.hide_parameters,
-                connection_invalidated=dead,
-                dialect=self.dialect,
+            raise reads.driver_error(
+                error, method.upper(), None, self.dialect, self.fairy
             ) from error
 
 
