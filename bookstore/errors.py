@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from http import HTTPStatus
@@ -157,7 +158,9 @@ def problem(
             data = _bounded(body, errors)
     else:
         data = _plain_body(body)
-    response = APIResponse(data, status=status, mimetype=PROBLEM_MIMETYPE)
+    # content_type, not mimetype: the same header (no charset is added to
+    # application/problem+json) without Werkzeug working that out per error.
+    response = APIResponse(data, status=status, content_type=PROBLEM_MIMETYPE)
     if headers:
         response.headers.update(headers)
     if status == 401 and "www-authenticate" not in {k.lower() for k in headers or ()}:
@@ -213,6 +216,7 @@ def _clip(value, limit: int = _MAX_MESSAGE):
     return value if isinstance(value, int | float | bool | None) else str(value)
 
 
+@functools.lru_cache(maxsize=64)  # a handful of fixed 401 details
 def _bearer_challenge(error: str | None, description: str) -> str:
     """RFC 6750 challenge; error= only when the client presented a bad token."""
     if error is None:
@@ -221,7 +225,8 @@ def _bearer_challenge(error: str | None, description: str) -> str:
     return f'Bearer realm="bookstore", error="{error}", error_description="{safe}"'
 
 
-def _from_api_error(exc: APIError) -> APIResponse:
+def problem_for(exc: APIError) -> APIResponse:
+    """The problem response for `exc`, as the error handler answers it raised."""
     return problem(
         exc.status,
         exc.code,
@@ -299,7 +304,7 @@ def _is_store_down(exc: BaseException) -> bool:
 
 def register(app: Flask) -> None:
     """Install the handlers that turn every error into a problem document."""
-    app.register_error_handler(APIError, _from_api_error)
+    app.register_error_handler(APIError, problem_for)
     app.register_error_handler(ValidationError, _from_validation_error)
     app.register_error_handler(HTTPException, _from_http_exception)
     app.register_error_handler(Exception, _from_unexpected)

@@ -150,3 +150,60 @@ def test_an_accepted_access_token_is_still_refused_as_a_refresh_token(
 
     assert response.status_code == 401
     assert response.json["code"] == "invalid_token"
+
+
+def _as_raised(make_app):
+    """An app with one more route that raises what the guard used to raise for
+    the same request (its token read and verified by the same functions), so
+    the error handler builds the 401."""
+    from bookstore.auth.guards import bearer_token
+    from bookstore.errors import MissingToken
+    from bookstore.security import tokens
+
+    app = make_app()
+
+    @app.get("/raised")
+    def raised():
+        token = bearer_token()
+        if not token:
+            raise MissingToken("This endpoint needs an access token.")
+        tokens.decode(token, tokens.ACCESS)
+        return {}
+
+    return app
+
+
+def _comparable(response) -> tuple:
+    body = dict(response.json)
+    body.pop("request_id")
+    headers = sorted((k, v) for k, v in response.headers if k != "X-Request-ID")
+    return response.status_code, headers, body
+
+
+@pytest.mark.parametrize(
+    "credential", ["none", "malformed", "forged", "refresh", "expired", "legacy"]
+)
+def test_the_guards_own_401_is_the_error_handlers(make_app, monkeypatch, credential):
+    app = _as_raised(make_app)
+    client = app.test_client()
+    password = "correct horse battery staple"
+    body = {"username": "alice", "password": password}
+    assert client.post(f"{API}/auth/register", json=body).status_code == 201
+    pair = client.post(f"{API}/auth/login", json=body).json
+    access = pair["access_token"]
+    headers = {
+        "none": {},
+        "malformed": {"Authorization": "Bearer not.a token"},
+        "forged": {"Authorization": f"Bearer {access[:-2]}{access[-2:][::-1]}x"},
+        "refresh": {"Authorization": f"Bearer {pair['refresh_token']}"},
+        "expired": {"Authorization": f"Bearer {access}"},
+        "legacy": {"x-access-tokens": "garbage"},
+    }[credential]
+    if credential == "expired":
+        move_clock(monkeypatch, 901 + 30)
+
+    guarded = client.get(ME, headers=headers)
+    raised = client.get("/raised", headers=headers)
+
+    assert guarded.status_code == 401
+    assert _comparable(guarded) == _comparable(raised)
