@@ -23,7 +23,7 @@ EXAMPLE_SECRETS = frozenset(
     }
 )
 MIN_SECRET_BYTES = 32
-# Kept in step with bookstore/security/keys.py (config imports nothing from the app).
+# The JWT algorithms the app supports (bookstore/security/keys.py reads these).
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "RS256", "ES256"})
 OWASP_ARGON2_MEMORY_KIB, OWASP_ARGON2_TIME_COST = 19 * 1024, 2

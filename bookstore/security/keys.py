@@ -17,10 +17,10 @@ from flask import Flask, current_app
 
 from bookstore.security import jwtlib
 from bookstore.security.jwtlib import jwt
+from config import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS
 
-HMAC_ALGORITHMS = {"HS256", "HS384", "HS512"}
-_HMAC_DIGESTS = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}
-ASYMMETRIC_ALGORITHMS = {"EdDSA", "RS256", "ES256"}
+# HS256 → sha256: the digest an HMAC algorithm names.
+_HMAC_DIGESTS = {name: f"sha{name[2:]}" for name in HMAC_ALGORITHMS}
 
 
 @dataclass(frozen=True)
