@@ -36,21 +36,26 @@ class Read:
         SQLAlchemy's Row's are, read on a connection from `engine`'s pool
         (autocommit on PostgreSQL) that is back in the pool when this returns,
         also when it raises."""
-        compiled = self.compiled(engine.dialect)
         pooled = pooled_connection(engine)
         try:
-            if not compiled.autocommit:
-                return compiled.run(pooled, params)
-            # One statement is one snapshot: no BEGIN and ROLLBACK around it.
-            dbapi_connection = pooled.dbapi_connection
-            dbapi_connection.autocommit = True
-            try:
-                return compiled.run(pooled, params)
-            finally:
-                if not dbapi_connection.closed:
-                    dbapi_connection.autocommit = False
+            return self.rows_on(pooled, engine.dialect, params)
         finally:
             pooled.close()  # the pool's reset (a rollback), then back in the pool
+
+    def rows_on(self, pooled, dialect: sa.Dialect, params: dict) -> list:
+        """As `rows`, on a connection already checked out of the pool (and
+        left checked out): several reads share one checkout."""
+        compiled = self.compiled(dialect)
+        if not compiled.autocommit:
+            return compiled.run(pooled, params)
+        # One statement is one snapshot: no BEGIN and ROLLBACK around it.
+        dbapi_connection = pooled.dbapi_connection
+        dbapi_connection.autocommit = True
+        try:
+            return compiled.run(pooled, params)
+        finally:
+            if not dbapi_connection.closed:
+                dbapi_connection.autocommit = False
 
 
 def pooled_connection(engine: sa.Engine):

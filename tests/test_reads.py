@@ -225,3 +225,62 @@ def test_the_session_check_reads_the_same_expiry_both_ways(app, caller):
 
     assert row.caller_session_expires_at == expires
     assert abs(expires.replace(tzinfo=UTC) - datetime.now(UTC)) < timedelta(days=400)
+
+
+class Checkouts:
+    """Connections taken from the app's pool while counting (the pool's own
+    checkout event: what a direct read and the Session both go through)."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.count = engine, 0
+        sa.event.listen(engine, "checkout", self._count)
+
+    def _count(self, *_) -> None:
+        self.count += 1
+
+    def close(self) -> None:
+        sa.event.remove(self.engine, "checkout", self._count)
+
+
+BOOK = {"title": "Dune", "author": "Frank Herbert", "publisher": "Ace", "price": "9.99"}
+
+
+def _book_url(client, headers, path: str) -> str:
+    """`path` under /api/v1, its {id} a book created now on the caller's shelf."""
+    created = client.post("/api/v1/books", json=BOOK, headers=headers).json
+    return "/api/v1" + path.format(id=created["id"])
+
+
+@pytest.mark.parametrize("path", ["/books", "/books?sort=title", "/books/{id}"])
+def test_an_authenticated_read_takes_one_connection_from_the_pool(
+    app, client, auth_headers, path
+):
+    url = _book_url(client, auth_headers, path)
+    with app.app_context():
+        checkouts = Checkouts(db.engine)
+    try:
+        response = client.get(url, headers=auth_headers)
+    finally:
+        checkouts.close()
+
+    assert response.status_code == 200
+    # The session check and the read: one statement on PostgreSQL, two on one
+    # connection on SQLite (sessioncheck.Guarded).
+    assert checkouts.count == 1
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0
+
+
+@pytest.mark.parametrize("path", ["/books", "/books/{id}"])
+def test_a_read_with_an_ended_session_is_refused_and_returns_its_connection(
+    app, client, auth_headers, path
+):
+    url = _book_url(client, auth_headers, path)
+    assert client.post("/api/v1/auth/logout", headers=auth_headers).status_code == 204
+
+    response = client.get(url, headers=auth_headers)
+
+    assert response.status_code == 401
+    assert response.json["code"] == "token_revoked"
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0
