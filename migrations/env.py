@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 
-from bookstore.books.search import include_object
+from bookstore.books.search import comparing, include_object
 from bookstore.extensions import MIGRATION_LOCK
 
 config = context.config
@@ -55,7 +55,8 @@ def run_migrations_online():
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":
                 _wait_for_other_migrators(connection)
-            context.run_migrations()
+            with comparing():  # `flask db migrate` and `check` compare
+                context.run_migrations()
 
 
 def _wait_for_other_migrators(connection):

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from bookstore import create_app
-from bookstore.books.search import include_object
+from bookstore.books.search import comparing, include_object
 from bookstore.extensions import db
 from tests.databases import fresh_database
 
@@ -24,7 +24,7 @@ def empty_database(backend, tmp_path):
 
 
 def _differences(app) -> list:
-    with db.engine.connect() as connection:
+    with db.engine.connect() as connection, comparing():
         context = MigrationContext.configure(
             connection,
             opts={"compare_type": True, "include_object": include_object},

@@ -43,6 +43,13 @@ def _searchable(email: str) -> bool:
     return "\x00" not in email and passwords.is_text(email)
 
 
+# The active accounts with an email, in any case: through ix_users_email_lower.
+ACCOUNTS_BY_EMAIL = sa.select(User).where(
+    sa.func.lower(User.email) == sa.func.lower(sa.bindparam("email", type_=sa.String)),
+    User.is_active.is_(True),
+)
+
+
 def request_reset(email: str, *, request_id: str | None) -> int:
     """Record a reset code and its message for every active account with `email`
     (any case), in one transaction; return how many messages wait (the caller
@@ -51,11 +58,7 @@ def request_reset(email: str, *, request_id: str | None) -> int:
     if not _searchable(email):
         audit("password_reset_requested", user_id=None)
         return 0
-    users = db.session.scalars(
-        sa.select(User).where(
-            sa.func.lower(User.email) == sa.func.lower(email), User.is_active.is_(True)
-        )
-    ).all()
+    users = db.session.scalars(ACCOUNTS_BY_EMAIL, {"email": email}).all()
     now = clock.utcnow()
     ttl = current_app.config["PASSWORD_RESET_TTL"]
     expires = now + timedelta(seconds=ttl)
