@@ -1,4 +1,4 @@
-"""`flask mail status` and `flask mail send`: the outbox for operators."""
+"""`flask mail status`, `send` and `purge`: the outbox for operators."""
 
 from __future__ import annotations
 
@@ -25,3 +25,10 @@ def send() -> None:
         raise click.ClickException("SMTP_URL is not set: no mail can be sent.")
     outcomes = sender.deliver_due(sender.worker_name())
     click.echo(", ".join(f"{state}: {count}" for state, count in outcomes.items()))
+
+
+@mail_cli.command("purge")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(0))
+def purge(days: int) -> None:
+    """Delete messages sent or failed more than DAYS days ago (never pending ones)."""
+    click.echo(f"Purged {outbox.purge(days)} sent or failed messages.")

@@ -1,5 +1,5 @@
 """The outbox table's operations: enqueue in the caller's transaction, claim
-atomically, record the outcome of each attempt, count."""
+atomically, record the outcome of each attempt, count, purge."""
 
 from __future__ import annotations
 
@@ -165,3 +165,15 @@ def counts() -> dict[str, int]:
         "sent": found.get(SENT, 0),
         "failed": found.get(FAILED, 0),
     }
+
+
+def purge(older_than_days: int = 30) -> int:
+    """Delete the messages sent or failed that were made more than
+    `older_than_days` ago (their bodies are gone already; what is left, a
+    recipient's address among it, need not stay for ever); never a pending one."""
+    cutoff = clock.utcnow() - timedelta(days=older_than_days)
+    result = db.session.execute(
+        sa.delete(_t).where(_t.c.status.in_((SENT, FAILED)), _t.c.created_at < cutoff)
+    )
+    db.session.commit()
+    return result.rowcount

@@ -48,6 +48,16 @@ def send_mail(app) -> str:
     return result.output
 
 
+def mail_status(app) -> dict:
+    """`flask mail status` as {state: count}."""
+    result = app.test_cli_runner().invoke(args=["mail", "status"])
+    assert result.exit_code == 0, result.output
+    return {
+        key: int(value)
+        for key, value in (line.split(": ") for line in result.output.splitlines())
+    }
+
+
 def code_of(message) -> str:
     text = message.get_body(("plain",)).get_content()
     return CODE.search(text).group(1)

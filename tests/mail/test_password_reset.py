@@ -2,18 +2,16 @@ import pytest
 
 from tests.auth.helpers import me, move_clock, refresh, set_active
 from tests.conftest import PASSWORD
-from tests.mail.conftest import API, ask_reset, code_of, confirm, send_mail
+from tests.mail.conftest import (
+    API,
+    ask_reset,
+    code_of,
+    confirm,
+    mail_status,
+    send_mail,
+)
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-def _status(app) -> dict:
-    result = app.test_cli_runner().invoke(args=["mail", "status"])
-    assert result.exit_code == 0, result.output
-    return {
-        key: int(value)
-        for key, value in (line.split(": ") for line in result.output.splitlines())
-    }
 
 
 def _reset_code(client, app, smtp_server, email="alice@example.com") -> str:
@@ -30,7 +28,7 @@ def test_the_message_arrives_and_its_code_works_once(
     assert me(mail_client, old).status_code == 200
 
     response = ask_reset(mail_client, "alice@example.com")
-    assert _status(mail_app) == {"pending": 1, "sent": 0, "failed": 0}
+    assert mail_status(mail_app) == {"pending": 1, "sent": 0, "failed": 0}
     send_mail(mail_app)
     [message] = smtp_server.wait_for(1)
     first = confirm(mail_client, code_of(message))
@@ -71,7 +69,7 @@ def test_the_message_arrives_and_its_code_works_once(
     assert refresh(mail_client, old).status_code == 401
     assert me(mail_client, first.json).status_code == 200
     assert login("alice", NEW_PASSWORD)["access_token"]
-    assert _status(mail_app) == {"pending": 0, "sent": 1, "failed": 0}
+    assert mail_status(mail_app) == {"pending": 0, "sent": 1, "failed": 0}
 
 
 def test_an_unknown_address_gets_the_same_answer_and_no_mail(
@@ -84,7 +82,7 @@ def test_an_unknown_address_gets_the_same_answer_and_no_mail(
 
     assert response.status_code == 202
     assert response.json == {}
-    assert _status(mail_app) == {"pending": 0, "sent": 0, "failed": 0}
+    assert mail_status(mail_app) == {"pending": 0, "sent": 0, "failed": 0}
     assert smtp_server.messages == []
 
 
