@@ -8,6 +8,8 @@ import runpy
 import pytest
 
 import config
+from bookstore.openapi.operations import PROXY_ERRORS
+from bookstore.openapi.spec import build_spec
 from tests.reliability.servers import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -30,6 +32,23 @@ def _unit() -> configparser.SectionProxy:
 def _nginx(directive: str) -> str:
     text = (DEPLOY / "nginx-bookstore.conf").read_text()
     return re.search(rf"^\s*{directive}\s+([^;]+);", text, re.MULTILINE).group(1)
+
+
+def test_every_problem_nginx_answers_is_in_the_openapi_document(app):
+    text = (DEPLOY / "nginx-bookstore.conf").read_text()
+    answered = {
+        (int(status), code)
+        for status, code in re.findall(
+            r"return (\d{3}) '\{[^']*\"status\":\1,\"code\":\"([a-z_]+)\"", text
+        )
+    }
+    with app.app_context():
+        document = build_spec(app)
+    enum = document["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
+
+    assert len(answered) >= 10  # the pattern still finds nginx's problems
+    assert answered == set(PROXY_ERRORS.items())
+    assert set(PROXY_ERRORS.values()) <= set(enum)
 
 
 def test_systemd_stops_only_the_master_and_waits_for_the_drain(monkeypatch):

@@ -257,6 +257,24 @@ RESPONSE_HEADERS = {
 # Refusals by the HTTP server in front of the app (gunicorn, or nginx before it),
 # whatever the operation: a request line or a header past its limits.
 SERVER_ERRORS = {414: "uri_too_long", 431: "request_header_fields_too_large"}
+# The problems nginx itself answers in the deployment shipped in deploy/
+# (nginx-bookstore.conf: malformed or slow requests, gunicorn down or too slow):
+# their codes belong to the Problem schema's enum too. tests/test_deploy.py
+# holds this to the file.
+PROXY_ERRORS = {
+    400: "bad_request",
+    408: "request_timeout",
+    411: "length_required",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    431: "request_header_fields_too_large",
+    500: "internal_error",
+    501: "not_implemented",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+    505: "http_version_not_supported",
+}
 # Statuses any endpoint may answer besides its own.
 COMMON_ERRORS = (*SERVER_ERRORS, 500, 503)
 BODY_ERRORS = (400, 413, 415, 422)

@@ -16,6 +16,7 @@ from bookstore.openapi.operations import (
     COMMON_ERRORS,
     DESCRIPTIONS,
     OPERATIONS,
+    PROXY_ERRORS,
     REQUEST_HEADERS,
     RESPONSE_HEADERS,
     SERVER_ERRORS,
@@ -104,7 +105,9 @@ def build_spec(app: Flask) -> dict:
     document = spec.to_dict()
     problem = document["components"]["schemas"]["Problem"]["properties"]["code"]
     # Every APIError subclass exists by now.
-    problem["enum"] = sorted({*errors.codes(), *SERVER_ERRORS.values()})
+    problem["enum"] = sorted(
+        {*errors.codes(), *SERVER_ERRORS.values(), *PROXY_ERRORS.values()}
+    )
     return _ecma_patterns(document)
 
 
