@@ -26,6 +26,11 @@ NAMING_CONVENTION = {
 }
 
 
+# Seconds after which a pooled connection is replaced by a new one (the pool's
+# pool_recycle; also the longest a held read connection is kept, reads.py).
+POOL_RECYCLE = 1800
+
+
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -75,7 +80,7 @@ def engine_options(url: str, config) -> dict:
         "pool_pre_ping": False,
         "pool_size": config["DB_POOL_SIZE"],
         "pool_timeout": timeout,
-        "pool_recycle": 1800,
+        "pool_recycle": POOL_RECYCLE,
     }
     if backend == "postgresql":
         options["connect_args"] = {
@@ -126,27 +131,57 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
-@sa.event.listens_for(sa.pool.Pool, "checkout")
-def _drop_dead_connections(dbapi_connection, connection_record, connection_proxy):
-    """Refuse a pooled PostgreSQL connection the server has hung up on.
+def is_psycopg(dbapi_connection) -> bool:
+    # deadline.py's connection class is a psycopg subclass: look along the MRO.
+    classes = type(dbapi_connection).__mro__
+    return any(k.__module__.split(".")[0] == "psycopg" for k in classes)
+
+
+def hung_up(dbapi_connection) -> str | None:
+    """Why an idle psycopg connection is dead (the server hung up), or None.
 
     An idle connection receives nothing unless the server is ending it (a
     restart, pg_terminate_backend, a proxy or firewall closing the socket): so
     anything readable on its socket, or a closed socket, means it is dead. One
-    poll() with no wait, instead of pool_pre_ping's round trip; SQLAlchemy then
-    discards it and checks out another. A peer that vanished without a word is
-    found by the TCP keepalives and the statement timeout, as before.
+    poll() with no wait, instead of pool_pre_ping's round trip. A peer that
+    vanished without a word is found by the TCP keepalives and the statement
+    timeout, as before.
     """
-    # deadline.py's connection class is a psycopg subclass: look along the MRO.
-    classes = type(dbapi_connection).__mro__
-    if not any(k.__module__.split(".")[0] == "psycopg" for k in classes):
-        return
     if dbapi_connection.closed or dbapi_connection.broken:
-        raise sa.exc.DisconnectionError("connection closed")
+        return "connection closed"
     poller = select.poll()
     poller.register(dbapi_connection.fileno(), select.POLLIN)
     if poller.poll(0):
-        raise sa.exc.DisconnectionError("the server closed the connection")
+        return "the server closed the connection"
+    return None
+
+
+@sa.event.listens_for(sa.pool.Pool, "checkout")
+def _drop_dead_connections(dbapi_connection, connection_record, connection_proxy):
+    """Refuse a pooled PostgreSQL connection the server has hung up on
+    (hung_up); SQLAlchemy then discards it and checks out another."""
+    if is_psycopg(dbapi_connection):
+        reason = hung_up(dbapi_connection)
+        if reason is not None:
+            raise sa.exc.DisconnectionError(reason)
+
+
+@sa.event.listens_for(sa.pool.Pool, "checkin")
+def _leave_autocommit(dbapi_connection, connection_record) -> None:
+    """No connection goes back to the pool in autocommit: a read's connection
+    (reads.read_connection) is in it while held, and the Session's transactions
+    need it off. A closed one is left alone (the pool replaces it)."""
+    if (
+        dbapi_connection is None
+        or not is_psycopg(dbapi_connection)
+        or dbapi_connection.closed
+        or not dbapi_connection.autocommit
+    ):
+        return
+    try:
+        dbapi_connection.autocommit = False
+    except Exception:  # a statement still running (an interrupted read)
+        dbapi_connection.close()  # found closed at its next checkout, replaced
 
 
 # Seconds a rate-limited request waits for the store; a live Redis answers in a

@@ -9,15 +9,24 @@ for a dialect (the SQL, the parameters' names and order, their bind
 processors, the result columns) and runs it on a pooled DBAPI connection that
 it returns at once. tests/test_reads.py holds its rows to SQLAlchemy's
 `connection.execute(statement, params).all()`.
+
+Each thread keeps one connection for these reads (`read_connection`), as
+Django's persistent connections do: taking one from SQLAlchemy's pool and
+giving it back on every request (its bookkeeping, events and reset) was a tenth
+of a get's CPU in the worker (figures: bench/README.md).
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+import weakref
 from operator import itemgetter
 
 import sqlalchemy as sa
 
-from bookstore.extensions import db
+from bookstore.extensions import POOL_RECYCLE, db, hung_up, is_psycopg
 
 
 class Read:
@@ -33,29 +42,147 @@ class Read:
 
     def rows(self, engine: sa.Engine, params: dict) -> list:
         """Its rows for `params`, as tuples whose fields are named as
-        SQLAlchemy's Row's are, read on a connection from `engine`'s pool
-        (autocommit on PostgreSQL) that is back in the pool when this returns,
-        also when it raises."""
+        SQLAlchemy's Row's are, read on the thread's read connection to
+        `engine` (read_connection), or on one taken from the pool for this
+        read alone where none is held."""
+        compiled = self.compiled(engine.dialect)
+        held = read_connection(engine)
+        if held is not None:
+            return compiled.run(held, params)
         pooled = pooled_connection(engine)
         try:
-            return self.rows_on(pooled, engine.dialect, params)
+            return compiled.run(pooled, params)
         finally:
-            pooled.close()  # the pool's reset (a rollback), then back in the pool
+            pooled.close()
 
-    def rows_on(self, pooled, dialect: sa.Dialect, params: dict) -> list:
-        """As `rows`, on a connection already checked out of the pool (and
-        left checked out): several reads share one checkout."""
-        compiled = self.compiled(dialect)
-        if not compiled.autocommit:
-            return compiled.run(pooled, params)
-        # One statement is one snapshot: no BEGIN and ROLLBACK around it.
-        dbapi_connection = pooled.dbapi_connection
-        dbapi_connection.autocommit = True
+    def rows_on(self, connection, dialect: sa.Dialect, params: dict) -> list:
+        """As `rows`, on a connection read_connection() or pooled_connection()
+        returned: several reads of one request on one connection."""
+        return self.compiled(dialect).run(connection, params)
+
+
+# libpq's PQTRANS_IDLE (psycopg.pq.TransactionStatus.IDLE), without importing
+# psycopg into a worker that serves SQLite (tests/test_worker_imports.py).
+_IDLE = 0
+
+
+class _Held:
+    """A thread's read connection: the pool's connection (checked out and
+    kept), the pool it came from, the process and the time it was taken. A
+    thread that ends drops its own, and this gives the connection back."""
+
+    __slots__ = ("fairy", "pool", "pid", "since", "psycopg")
+
+    def __init__(self, fairy, pool) -> None:
+        self.fairy, self.pool = fairy, pool
+        self.pid, self.since = os.getpid(), time.monotonic()
+        self.psycopg = is_psycopg(fairy.dbapi_connection)
+
+    def usable(self, pool) -> bool:
+        """Still the connection to read on, for an engine whose pool is `pool`."""
+        if (
+            pool is not self.pool
+            or self.pid != os.getpid()
+            or time.monotonic() - self.since >= POOL_RECYCLE
+        ):
+            return False
+        return self.alive()
+
+    def alive(self) -> bool:
+        fairy = self.fairy
+        if fairy is None or fairy.dbapi_connection is None:  # let go, invalidated
+            return False
+        dbapi_connection = fairy.dbapi_connection
+        if self.psycopg:
+            return (
+                hung_up(dbapi_connection) is None
+                and dbapi_connection.info.transaction_status == _IDLE
+            )
+        return not dbapi_connection.in_transaction  # sqlite3: a SELECT begins none
+
+    def let_go(self, pool) -> None:
+        """Give the connection back to its pool if that is still `pool` and it
+        is alive, else close it (invalidated: its place in its pool reconnects).
+        One inherited from a parent process is only forgotten, as SQLAlchemy's
+        dispose(close=False) leaves the parent's connections alone."""
+        if self.fairy is None or self.pid != os.getpid():
+            self.fairy = None
+            return
+        fairy = self.fairy
+        if fairy.dbapi_connection is not None:
+            if pool is self.pool and self.alive():
+                fairy.close()  # extensions._leave_autocommit turns autocommit off
+            else:
+                fairy.invalidate()
+        self.fairy = None
+
+    def __del__(self) -> None:
         try:
-            return compiled.run(pooled, params)
-        finally:
-            if not dbapi_connection.closed:
-                dbapi_connection.autocommit = False
+            self.let_go(self.pool)
+        except Exception:  # at interpreter shutdown, or its pool already gone
+            pass
+
+
+class _Local(threading.local):
+    held: _Held | None = None  # each thread's own, None until its first read
+
+
+# engine -> the threads' read connections to it.
+_threads: weakref.WeakKeyDictionary[sa.Engine, _Local] = weakref.WeakKeyDictionary()
+_threads_lock = threading.Lock()
+
+
+def read_connection(engine: sa.Engine):
+    """The calling thread's connection for direct reads on `engine`: taken from
+    the pool once and kept from request to request, in autocommit on PostgreSQL
+    (one statement is one snapshot: no BEGIN and ROLLBACK around a read).
+
+    Before each use it is checked as the pool checks a connection it hands out
+    (closed, or the server hung up: extensions.hung_up, no round trip); a dead
+    one, one left in a transaction, one older than POOL_RECYCLE, one from a pool
+    engine.dispose() has replaced or one inherited from a parent process is let
+    go and another taken. The Session takes its own connections from the pool:
+    a worker thread uses at most one more than before. None (take one per read)
+    for a pool that is not a QueuePool (SQLite in memory shares one connection),
+    or whose size is 1 (DB_POOL_SIZE=1: the Session's would not stay pooled).
+    """
+    local = _threads.get(engine)
+    if local is None:
+        with _threads_lock:
+            local = _threads.setdefault(engine, _Local())
+    pool = engine.pool
+    held = local.held
+    if held is not None:
+        if held.usable(pool):
+            return held.fairy
+        local.held = None
+        held.let_go(pool)
+    if not isinstance(pool, sa.pool.QueuePool) or pool.size() < 2:
+        return None
+    fairy = pooled_connection(engine)
+    held = local.held = _Held(fairy, pool)
+    if held.psycopg:
+        fairy.dbapi_connection.autocommit = True
+    return fairy
+
+
+def holds(engine: sa.Engine) -> bool:
+    """Whether the calling thread holds a read connection to `engine`."""
+    local = _threads.get(engine)
+    return local is not None and local.held is not None
+
+
+@sa.event.listens_for(sa.Engine, "engine_disposed")
+def _dispose(engine: sa.Engine) -> None:
+    """engine.dispose() (tests, a worker after fork) closes what the pool holds:
+    the calling thread's read connection goes back first. Another thread's is
+    let go at its next read (its pool is no longer the engine's), or when the
+    thread ends."""
+    local = _threads.get(engine)
+    held = local.held if local is not None else None
+    if held is not None:
+        held.let_go(engine.pool)  # the new pool: the held one is closed
+        local.held = None
 
 
 def pooled_connection(engine: sa.Engine):
@@ -135,8 +262,6 @@ class Compiled:
         if compiled.literal_execute_params or compiled.post_compile_params:
             raise ValueError("no expanding or literal-execute parameter here")
         self.dialect, self.sql = dialect, compiled.string
-        # Not on SQLite: see bookstore.auth.sessioncheck.request_connection.
-        self.autocommit = dialect.name == "postgresql"
         processors = compiled._bind_processors
         by_name: dict[str, sa.BindParameter] = {}
         for bind, name in compiled.bind_names.items():

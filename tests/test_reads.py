@@ -1,10 +1,14 @@
 """bookstore/reads.py runs compiled statements on the DBAPI connection: held to
 SQLAlchemy's own execution of the same statements (rows, their types and
-field names, the SQL sent), and to the pool (every connection back, out of
-autocommit)."""
+field names, the SQL sent), and to the pool (one connection kept per thread for
+reads, replaced when it dies or ages, given back when its thread ends or the
+engine is disposed; none goes back to the pool in autocommit)."""
 
+import gc
+import sqlite3
+import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,6 +16,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bookstore import reads
 from bookstore.auth.models import AuthSession, User
 from bookstore.auth.pats import guard
 from bookstore.auth.sessioncheck import SESSION
@@ -166,9 +171,7 @@ def test_a_checks_rows_are_sqlalchemys_for_live_and_dead_credentials(
     assert len(token_rows) == 1
 
 
-def test_a_failed_read_gives_its_connection_back_out_of_autocommit(
-    app, caller, backend
-):
+def test_a_failed_read_leaves_its_connection_usable(app, caller, backend):
     if backend == "sqlite":  # LIMIT -1 is "no limit" there
         pytest.skip("PostgreSQL refuses a negative LIMIT")
     guarded = listing._UNFILTERED_PAGE["title"]
@@ -176,55 +179,135 @@ def test_a_failed_read_gives_its_connection_back_out_of_autocommit(
         engine = direct_engine()
         read = Read(guarded.plain)
         params = {"owner_id": caller["user_id"], "limit": -1, "offset": 0}
+        held = reads.read_connection(engine).dbapi_connection
 
         with pytest.raises(sa.exc.DBAPIError):
             read.rows(engine, params)
 
-        assert engine.pool.checkedout() == 0
+        assert read.rows(engine, {**params, "limit": 1}) == []
+        assert reads.read_connection(engine).dbapi_connection is held
+        assert engine.pool.checkedout() == 1
         with engine.connect() as connection:
             assert connection.connection.dbapi_connection.autocommit is False
-        assert read.rows(engine, {**params, "limit": 1}) == []
 
 
-def test_a_reads_connection_goes_back_to_the_pool_out_of_autocommit(app, caller):
+def test_reads_share_one_connection_which_dispose_closes(app, caller, backend):
     with app.app_context():
         engine = direct_engine()
         read = Read(SESSION.statement)
+        with Checkouts(engine) as checkouts:
+            for _ in range(3):
+                assert len(read.rows(engine, caller)) == 1
+        held = reads.read_connection(engine).dbapi_connection
 
-        for _ in range(3):
-            assert len(read.rows(engine, caller)) == 1
-
-        assert engine.pool.checkedout() == 0
-        with engine.connect() as connection:
+        assert checkouts.count == 1
+        assert engine.pool.checkedout() == 1
+        with engine.connect() as connection:  # the Session's: another, no autocommit
             raw = connection.connection.dbapi_connection
+            assert raw is not held
             assert getattr(raw, "autocommit", False) in (False, "DEPRECATED_DEFAULT")
             assert connection.execute(sa.select(1)).scalar() == 1
+        engine.dispose()
+        assert engine.pool.checkedout() == 0
+        if backend == "postgresql":
+            assert held.closed
+        else:
+            with pytest.raises(sqlite3.ProgrammingError):  # closed
+                held.execute("SELECT 1")
+        assert len(read.rows(engine, caller)) == 1  # a new one, from the new pool
+        assert reads.read_connection(engine).dbapi_connection is not held
 
 
-def test_a_listened_engine_keeps_sqlalchemys_execution(app):
+def test_a_read_connection_goes_back_when_its_thread_ends(app, caller):
     with app.app_context():
-        sa.event.listen(db.engine, "after_cursor_execute", _ignore)
-        try:
-            listened = direct_engine()
-        finally:
-            sa.event.remove(db.engine, "after_cursor_execute", _ignore)
-        begun = db.session.connection() and direct_engine()
+        engine = direct_engine()
+        read = Read(SESSION.statement)
+        found = []
 
-    assert listened is None and begun is None
+        def run():
+            found.append(len(read.rows(engine, caller)))
+            found.append(engine.pool.checkedout())
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        gc.collect()
+
+        assert found == [1, 1]
+        assert engine.pool.checkedout() == 0
 
 
-def _ignore(*args) -> None:
-    return None
-
-
-def test_the_session_check_reads_the_same_expiry_both_ways(app, caller):
-    # A timestamp through SQLite's result processor, against the ORM's.
+def test_a_read_connection_goes_back_through_the_pool_once_it_has_aged(
+    app, caller, monkeypatch
+):
+    # Given back and taken again: the pool's own pool_recycle (the same age)
+    # then replaces it with a new connection.
     with app.app_context():
-        (row,) = Read(SESSION.statement).rows(direct_engine(), caller)
-        expires = db.session.scalar(sa.select(AuthSession.expires_at))
+        engine = direct_engine()
+        read = Read(SESSION.statement)
+        read.rows(engine, caller)
+        monkeypatch.setattr(reads, "POOL_RECYCLE", 0)
+        with Checkouts(engine) as checkouts:
+            assert len(read.rows(engine, caller)) == 1
+            assert len(read.rows(engine, caller)) == 1
 
-    assert row.caller_session_expires_at == expires
-    assert abs(expires.replace(tzinfo=UTC) - datetime.now(UTC)) < timedelta(days=400)
+        assert checkouts.count == 2
+        assert engine.pool.checkedout() == 1
+
+
+def test_a_read_connection_left_in_a_transaction_is_replaced(app, caller, backend):
+    with app.app_context():
+        engine = direct_engine()
+        read = Read(SESSION.statement)
+        read.rows(engine, caller)
+        first = reads.read_connection(engine).dbapi_connection
+        if backend == "postgresql":
+            first.autocommit = False
+            first.execute("SELECT 1")  # a transaction begins
+        else:
+            first.execute("BEGIN")
+
+        assert len(read.rows(engine, caller)) == 1
+
+        assert reads.read_connection(engine).dbapi_connection is not first
+        assert engine.pool.checkedout() == 1
+
+
+def test_with_a_pool_of_one_each_read_takes_and_returns_it(make_app, caller, backend):
+    if backend == "sqlite":
+        pytest.skip("DB_POOL_SIZE sizes PostgreSQL's pool")
+    app = make_app(DB_POOL_SIZE=1)  # the Session's would not stay pooled
+    with app.app_context():
+        engine = direct_engine()
+        read = Read(SESSION.statement)
+        with Checkouts(engine) as checkouts:
+            for _ in range(2):
+                assert len(read.rows(engine, caller)) == 1
+
+        assert engine.pool.size() == 1
+        assert checkouts.count == 2
+        assert engine.pool.checkedout() == 0 and not reads.holds(engine)
+
+
+def test_a_read_connection_inherited_from_a_parent_is_left_alone(
+    app, caller, monkeypatch, backend
+):
+    with app.app_context():
+        engine = direct_engine()
+        read = Read(SESSION.statement)
+        read.rows(engine, caller)
+        parents = reads.read_connection(engine)
+        monkeypatch.setattr(reads.os, "getpid", lambda: -1)  # as after a fork
+
+        assert len(read.rows(engine, caller)) == 1
+        mine = reads.read_connection(engine)
+
+        assert mine.dbapi_connection is not parents.dbapi_connection
+        if backend == "postgresql":  # the parent's socket: not closed, not used
+            assert not parents.dbapi_connection.closed
+        engine.dispose()  # still "the child": closes its own read connection
+        assert mine.dbapi_connection is None
+        parents.invalidate()
 
 
 class Checkouts:
@@ -241,6 +324,12 @@ class Checkouts:
     def close(self) -> None:
         sa.event.remove(self.engine, "checkout", self._count)
 
+    def __enter__(self) -> "Checkouts":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 BOOK = {"title": "Dune", "author": "Frank Herbert", "publisher": "Ace", "price": "9.99"}
 
@@ -252,27 +341,26 @@ def _book_url(client, headers, path: str) -> str:
 
 
 @pytest.mark.parametrize("path", ["/books", "/books?sort=title", "/books/{id}"])
-def test_an_authenticated_read_takes_one_connection_from_the_pool(
+def test_an_authenticated_read_takes_no_connection_from_the_pool(
     app, client, auth_headers, path
 ):
     url = _book_url(client, auth_headers, path)
+    assert client.get(url, headers=auth_headers).status_code == 200  # holds one
     with app.app_context():
-        checkouts = Checkouts(db.engine)
-    try:
+        engine = db.engine
+    with Checkouts(engine) as checkouts:
         response = client.get(url, headers=auth_headers)
-    finally:
-        checkouts.close()
 
     assert response.status_code == 200
     # The session check and the read: one statement on PostgreSQL, two on one
-    # connection on SQLite (sessioncheck.Guarded).
-    assert checkouts.count == 1
+    # connection on SQLite (sessioncheck.Guarded), the thread's read connection.
+    assert checkouts.count == 0
     with app.app_context():
-        assert db.engine.pool.checkedout() == 0
+        assert db.engine.pool.checkedout() == 1
 
 
 @pytest.mark.parametrize("path", ["/books", "/books/{id}"])
-def test_a_read_with_an_ended_session_is_refused_and_returns_its_connection(
+def test_a_read_with_an_ended_session_is_refused_and_keeps_no_other_connection(
     app, client, auth_headers, path
 ):
     url = _book_url(client, auth_headers, path)
@@ -283,4 +371,4 @@ def test_a_read_with_an_ended_session_is_refused_and_returns_its_connection(
     assert response.status_code == 401
     assert response.json["code"] == "token_revoked"
     with app.app_context():
-        assert db.engine.pool.checkedout() == 0
+        assert db.engine.pool.checkedout() == 1  # the thread's read connection

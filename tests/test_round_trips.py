@@ -18,6 +18,7 @@ class Wire:
     def __init__(self, engine, directory) -> None:
         self.engine, self.directory = engine, directory
         self.traces: dict[int, tuple] = {}  # connection -> (file, offset read)
+        self.connections: dict[int, object] = {}
         sa.event.listen(engine, "checkout", self._trace)
         sa.event.listen(engine, "checkin", self._flush)
 
@@ -27,6 +28,7 @@ class Wire:
         path = self.directory / f"trace-{len(self.traces)}.txt"
         trace = open(path, "w")  # noqa: SIM115 - open while libpq writes to it
         self.traces[id(dbapi_connection)] = (trace, path, 0)
+        self.connections[id(dbapi_connection)] = dbapi_connection
         self._start(dbapi_connection, trace)
 
     def _start(self, dbapi_connection, trace) -> None:
@@ -53,6 +55,9 @@ class Wire:
 
     def messages(self) -> list[tuple[str, str, str]]:
         """(direction F/B, message type, the rest) since the last call."""
+        for connection in self.connections.values():  # a held one never checks in
+            if not connection.closed:
+                self._flush(connection, None)
         found = []
         for key, (trace, path, offset) in list(self.traces.items()):
             text = path.read_text()

@@ -26,7 +26,7 @@ from bookstore import clock
 from bookstore.auth.identity import Caller, SessionRef
 from bookstore.auth.models import AuthSession, User
 from bookstore.extensions import db
-from bookstore.reads import Read, direct_engine, pooled_connection
+from bookstore.reads import Read, direct_engine, pooled_connection, read_connection
 from bookstore.security.tokens import TokenError, TokenExpired, TokenRevoked
 
 _users, _sessions = User.__table__, AuthSession.__table__
@@ -272,18 +272,23 @@ class Guarded:
         return {**params, self.owner_param: caller.id if owner is CALLER else owner}
 
     def _after_check(self, engine: sa.Engine, check: Pending, params: dict, owner):
-        """SQLite: the pending check, then the read, on one connection from the
-        pool (each checkout and return runs the pool's bookkeeping and events;
-        a SELECT there begins no transaction, so sharing one changes nothing
-        else)."""
+        """SQLite: the pending check, then the read, on the thread's read
+        connection (reads.read_connection; a SELECT there begins no
+        transaction), or one taken from the pool for both where none is held."""
+        held = read_connection(engine)
+        if held is not None:
+            return self._check_then_read(held, engine.dialect, check, params, owner)
         pooled = pooled_connection(engine)
         try:
-            found = check.kind.read.rows_on(pooled, engine.dialect, check.params)
-            caller = settled_by(found[0] if found else None).user
-            owned = self._owned(params, owner, caller)
-            return self._plain.rows_on(pooled, engine.dialect, owned)
+            return self._check_then_read(pooled, engine.dialect, check, params, owner)
         finally:
             pooled.close()
+
+    def _check_then_read(self, connection, dialect, check: Pending, params, owner):
+        found = check.kind.read.rows_on(connection, dialect, check.params)
+        caller = settled_by(found[0] if found else None).user
+        owned = self._owned(params, owner, caller)
+        return self._plain.rows_on(connection, dialect, owned)
 
 
 def _rows(read: Read, params: dict, *, last: bool = False) -> list:
