@@ -42,9 +42,10 @@ test: dev-install
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-## make bench-smoke: the same harness in a few seconds, SQLite only (CI runs it)
+## make bench-smoke: the same harness in a few seconds, SQLite only, and the PostgreSQL floor (CI runs it)
 bench-smoke: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.run --smoke $(BENCH_ARGS)
+	$(BIN)/python -m bench.floor --rounds 1 --seconds 1
 
 ## make bench-metrics: the authenticated list with METRICS_ENABLED off vs on (~2 min)
 bench-metrics: $(VENV)/.bench-installed
