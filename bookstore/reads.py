@@ -49,11 +49,11 @@ class Read:
         held = read_connection(engine)
         if held is not None:
             return compiled.run(held, params)
-        pooled = pooled_connection(engine)
+        lent = lent_connection(engine)
         try:
-            return compiled.run(pooled, params)
+            return compiled.run(lent, params)
         finally:
-            pooled.close()
+            lent.close()
 
     def rows_on(self, connection, dialect: sa.Dialect, params: dict) -> list:
         """As `rows`, on a connection read_connection() or pooled_connection()
@@ -164,6 +164,17 @@ def read_connection(engine: sa.Engine):
     if held.psycopg:
         fairy.dbapi_connection.autocommit = True
     return fairy
+
+
+def lent_connection(engine: sa.Engine):
+    """Where read_connection() holds none: a connection from the pool for one
+    request's reads, in autocommit on PostgreSQL as a held one is (no BEGIN and
+    ROLLBACK around them); the caller closes it (extensions._leave_autocommit
+    turns autocommit off on its way back)."""
+    pooled = pooled_connection(engine)
+    if is_psycopg(pooled.dbapi_connection):
+        pooled.dbapi_connection.autocommit = True
+    return pooled
 
 
 def holds(engine: sa.Engine) -> bool:

@@ -128,6 +128,29 @@ def test_an_authenticated_list_is_one_round_trip(client, register, login, wire):
     assert not parsed, "no Parse: the statement is prepared server-side"
 
 
+def test_with_a_pool_of_one_a_list_is_still_one_round_trip(backend, make_app, tmp_path):
+    # No connection is kept for reads then (reads.read_connection): the one the
+    # list takes from the pool is in autocommit too, no BEGIN and ROLLBACK.
+    if backend != "postgresql":
+        pytest.skip("counts PostgreSQL's wire protocol")
+    app = make_app(DB_POOL_SIZE=1)
+    client = app.test_client()
+    body = {"username": "alice", "password": "correct horse battery staple"}
+    assert client.post(f"{API}/auth/register", json=body).status_code == 201
+    headers = bearer(client.post(f"{API}/auth/login", json=body).json)
+    client.post(f"{API}/books", json=BOOK | {"isbn": None}, headers=headers)
+    with app.app_context():
+        watcher = Wire(db.engine, tmp_path)
+    try:
+        response, messages = _count(client, watcher, "GET", f"{API}/books", headers)
+    finally:
+        watcher.close()
+
+    assert response.status_code == 200 and response.json["total"] == 1
+    assert round_trips(messages) == 1
+    assert transaction_commands(messages) == []
+
+
 def test_getting_a_book_is_one_round_trip(client, register, login, wire):
     register("alice")
     headers = bearer(login("alice"))

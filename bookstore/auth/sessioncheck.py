@@ -26,7 +26,7 @@ from bookstore import clock
 from bookstore.auth.identity import Caller, SessionRef
 from bookstore.auth.models import AuthSession, User
 from bookstore.extensions import db
-from bookstore.reads import Read, direct_engine, pooled_connection, read_connection
+from bookstore.reads import Read, direct_engine, lent_connection, read_connection
 from bookstore.security.tokens import TokenError, TokenExpired, TokenRevoked
 
 _users, _sessions = User.__table__, AuthSession.__table__
@@ -278,11 +278,11 @@ class Guarded:
         held = read_connection(engine)
         if held is not None:
             return self._check_then_read(held, engine.dialect, check, params, owner)
-        pooled = pooled_connection(engine)
+        lent = lent_connection(engine)
         try:
-            return self._check_then_read(pooled, engine.dialect, check, params, owner)
+            return self._check_then_read(lent, engine.dialect, check, params, owner)
         finally:
-            pooled.close()
+            lent.close()
 
     def _check_then_read(self, connection, dialect, check: Pending, params, owner):
         found = check.kind.read.rows_on(connection, dialect, check.params)
