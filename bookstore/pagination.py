@@ -178,15 +178,34 @@ def respond(page: Page | CursorPage, dump: Callable[[list], list]) -> Response:
 _PAGING = ("page", "per_page", "cursor")
 
 
+# (SCRIPT_NAME, PATH_INFO, QUERY_STRING) -> what every Link target of that
+# request has before its paging arguments. A pure function of the three, as
+# LOADED is of the query string, and as often repeated: built once per worker.
+LINK_PREFIXES, LINK_PREFIXES_CACHE_SIZE = "pagination.link_prefixes", 1024
+
+
 def _links(page: Page | CursorPage) -> list[str]:
     targets = page.link_targets()
     if not targets:
         return []
+    environ = request.environ
+    key = (
+        environ.get("SCRIPT_NAME", ""),
+        environ.get("PATH_INFO", ""),
+        environ.get("QUERY_STRING", ""),
+    )
+    prefixes = memo.cache(LINK_PREFIXES, LINK_PREFIXES_CACHE_SIZE)
+    prefix = prefixes.get(key)
+    if prefix is None:
+        prefix = prefixes.remember(key, _link_prefix())
+    return [f'<{prefix}{paging}>; rel="{rel}"' for rel, paging in targets.items()]
+
+
+def _link_prefix() -> str:
     # The other arguments (filters, sort) are the same in every link: encode once.
     args = urlencode([(k, v) for k, v in request.args.items() if k not in _PAGING])
     base = link_base()
-    prefix = f"{base}?{args}&" if args else f"{base}?"
-    return [f'<{prefix}{paging}>; rel="{rel}"' for rel, paging in targets.items()]
+    return f"{base}?{args}&" if args else f"{base}?"
 
 
 def link_base() -> str:

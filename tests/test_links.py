@@ -109,3 +109,24 @@ def test_token_bearing_responses_keep_no_store(client, user):
     )
 
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_each_script_root_and_query_gets_its_own_links(client, auth_headers, two_books):
+    # The part of the links before the paging arguments is built once per
+    # (script root, path, query string): each must still get its own.
+    def links(query: str, **environ) -> list[str]:
+        response = client.get(
+            f"{BOOKS}?{query}", headers=auth_headers, environ_overrides=environ
+        )
+        assert response.status_code == 200
+        return _targets(response)
+
+    plain = links("per_page=1&sort=title")
+    under = links("per_page=1&sort=title", SCRIPT_NAME="/shop")
+    by_author = links("per_page=1&sort=author")
+    again = links("per_page=1&sort=title")
+
+    assert plain[0] == f"{BOOKS}?sort=title&page=1&per_page=1"
+    assert under[0] == f"/shop{BOOKS}?sort=title&page=1&per_page=1"
+    assert by_author[0] == f"{BOOKS}?sort=author&page=1&per_page=1"
+    assert again == plain
