@@ -218,6 +218,30 @@ def test_reads_share_one_connection_which_dispose_closes(app, caller, backend):
         assert reads.read_connection(engine).dbapi_connection is not held
 
 
+def test_no_connection_goes_back_to_the_pool_in_autocommit(
+    app, client, auth_headers, backend
+):
+    # A create runs its one statement in autocommit, a kept read connection is
+    # in it: extensions._leave_autocommit turns it off on the way back.
+    if backend != "postgresql":
+        pytest.skip("psycopg's autocommit")
+    assert client.post(API_BOOKS, json=BOOK, headers=auth_headers).status_code == 201
+    assert client.get(API_BOOKS, headers=auth_headers).status_code == 200
+    with app.app_context():
+        engine = db.engine
+        engine.dispose()  # the kept read connection goes back too (closed)
+    assert client.post(API_BOOKS, json=BOOK, headers=auth_headers).status_code == 201
+
+    idle = engine.pool.checkedin()
+    taken = [engine.raw_connection() for _ in range(idle)]
+    try:
+        assert idle >= 1
+        assert [c.dbapi_connection.autocommit for c in taken] == [False] * idle
+    finally:
+        for connection in taken:
+            connection.close()
+
+
 def test_a_read_connection_goes_back_when_its_thread_ends(app, caller):
     with app.app_context():
         engine = direct_engine()
@@ -331,6 +355,7 @@ class Checkouts:
         self.close()
 
 
+API_BOOKS = "/api/v1/books"
 BOOK = {"title": "Dune", "author": "Frank Herbert", "publisher": "Ace", "price": "9.99"}
 
 

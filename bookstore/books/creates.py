@@ -186,13 +186,10 @@ def _insert_directly(fields: dict) -> NewBook | None:
     room_below = current_app.config["MAX_BOOKS_PER_USER"] - ROOM_MARGIN
     params = {**values, **check.params, "now": clock.utcnow(), "room_below": room_below}
     with direct.driver() as connection:
-        driver_connection = connection.fairy.driver_connection
-        driver_connection.autocommit = True  # one statement
-        try:
-            row = connection.execute(_CREATE_CHECKED, params)
-        finally:
-            if not driver_connection.closed:
-                driver_connection.autocommit = False
+        # One statement; extensions._leave_autocommit turns autocommit off again
+        # when the connection goes back to the pool.
+        connection.fairy.driver_connection.autocommit = True
+        row = connection.execute(_CREATE_CHECKED, params)
     if row is None:  # nothing inserted; the check alone tells revoked from expired
         settle()
     caller = sessioncheck.settled_by(row).user
