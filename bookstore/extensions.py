@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import select
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -132,9 +132,14 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 
 def is_psycopg(dbapi_connection) -> bool:
-    # deadline.py's connection class is a psycopg subclass: look along the MRO.
-    classes = type(dbapi_connection).__mro__
-    return any(k.__module__.split(".")[0] == "psycopg" for k in classes)
+    return _psycopg_class(type(dbapi_connection))
+
+
+@cache
+def _psycopg_class(cls: type) -> bool:
+    # deadline.py's connection class is a psycopg subclass: look along the MRO,
+    # once per class (the pool's listeners ask on every checkout and checkin).
+    return any(k.__module__.split(".")[0] == "psycopg" for k in cls.__mro__)
 
 
 def hung_up(dbapi_connection) -> str | None:

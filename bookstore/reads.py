@@ -45,19 +45,11 @@ class Read:
         SQLAlchemy's Row's are, read on the thread's read connection to
         `engine` (read_connection), or on one taken from the pool for this
         read alone where none is held."""
-        compiled = self.compiled(engine.dialect)
-        held = read_connection(engine)
-        if held is not None:
-            return compiled.run(held, params)
-        lent = lent_connection(engine)
-        try:
-            return compiled.run(lent, params)
-        finally:
-            lent.close()
+        return on_read_connection(engine, self.compiled(engine.dialect).run, params)
 
     def rows_on(self, connection, dialect: sa.Dialect, params: dict) -> list:
-        """As `rows`, on a connection read_connection() or pooled_connection()
-        returned: several reads of one request on one connection."""
+        """As `rows`, on the connection on_read_connection() passes: several
+        reads of one request on one connection."""
         return self.compiled(dialect).run(connection, params)
 
 
@@ -166,15 +158,22 @@ def read_connection(engine: sa.Engine):
     return fairy
 
 
-def lent_connection(engine: sa.Engine):
-    """Where read_connection() holds none: a connection from the pool for one
-    request's reads, in autocommit on PostgreSQL as a held one is (no BEGIN and
-    ROLLBACK around them); the caller closes it (extensions._leave_autocommit
-    turns autocommit off on its way back)."""
-    pooled = pooled_connection(engine)
-    if is_psycopg(pooled.dbapi_connection):
-        pooled.dbapi_connection.autocommit = True
-    return pooled
+def on_read_connection(engine: sa.Engine, run, *args):
+    """`run(connection, *args)` on the thread's read connection to `engine`
+    (read_connection), or, where none is held, on one taken from the pool for
+    this call alone: in autocommit on PostgreSQL as a held one is (no BEGIN and
+    ROLLBACK around the reads), and back in the pool when this returns, also
+    when it raises (extensions._leave_autocommit turns autocommit off)."""
+    held = read_connection(engine)
+    if held is not None:
+        return run(held, *args)
+    lent = pooled_connection(engine)
+    try:
+        if is_psycopg(lent.dbapi_connection):
+            lent.dbapi_connection.autocommit = True
+        return run(lent, *args)
+    finally:
+        lent.close()
 
 
 def holds(engine: sa.Engine) -> bool:

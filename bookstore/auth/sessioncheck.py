@@ -26,7 +26,7 @@ from bookstore import clock
 from bookstore.auth.identity import Caller, SessionRef
 from bookstore.auth.models import AuthSession, User
 from bookstore.extensions import db
-from bookstore.reads import Read, direct_engine, lent_connection, read_connection
+from bookstore.reads import Read, direct_engine, on_read_connection
 from bookstore.security.tokens import TokenError, TokenExpired, TokenRevoked
 
 _users, _sessions = User.__table__, AuthSession.__table__
@@ -272,17 +272,11 @@ class Guarded:
         return {**params, self.owner_param: caller.id if owner is CALLER else owner}
 
     def _after_check(self, engine: sa.Engine, check: Pending, params: dict, owner):
-        """SQLite: the pending check, then the read, on the thread's read
-        connection (reads.read_connection; a SELECT there begins no
-        transaction), or one taken from the pool for both where none is held."""
-        held = read_connection(engine)
-        if held is not None:
-            return self._check_then_read(held, engine.dialect, check, params, owner)
-        lent = lent_connection(engine)
-        try:
-            return self._check_then_read(lent, engine.dialect, check, params, owner)
-        finally:
-            lent.close()
+        """SQLite: the pending check, then the read, on one connection
+        (reads.on_read_connection; a SELECT there begins no transaction)."""
+        return on_read_connection(
+            engine, self._check_then_read, engine.dialect, check, params, owner
+        )
 
     def _check_then_read(self, connection, dialect, check: Pending, params, owner):
         found = check.kind.read.rows_on(connection, dialect, check.params)
