@@ -1,7 +1,7 @@
 """APIResponse hands the server its headers as Werkzeug's get_wsgi_headers would."""
 
 from flask import Response
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder
 
@@ -60,6 +60,7 @@ def _body(kind: str):
     return b"" if kind == "empty" else b"payload"
 
 
+@settings(max_examples=1000)
 @given(
     status=_STATUSES,
     headers=_HEADERS,
