@@ -127,7 +127,9 @@ _threads_lock = threading.Lock()
 def read_connection(engine: sa.Engine):
     """The calling thread's connection for direct reads on `engine`: taken from
     the pool once and kept from request to request, in autocommit on PostgreSQL
-    (one statement is one snapshot: no BEGIN and ROLLBACK around a read).
+    (one statement is one snapshot: no BEGIN and ROLLBACK around a read). The
+    create's one statement on PostgreSQL runs on it too (books/creates.py): in
+    autocommit a statement is its own transaction, committed when it returns.
 
     Before each use it is checked as the pool checks a connection it hands out
     (closed, or the server hung up: extensions.hung_up, no round trip); a dead

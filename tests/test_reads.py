@@ -218,24 +218,41 @@ def test_reads_share_one_connection_which_dispose_closes(app, caller, backend):
         assert reads.read_connection(engine).dbapi_connection is not held
 
 
+@pytest.mark.parametrize("pool_size", [None, 1])
 def test_no_connection_goes_back_to_the_pool_in_autocommit(
-    app, client, auth_headers, backend
+    make_app, backend, pool_size
 ):
-    # A create runs its one statement in autocommit, a kept read connection is
-    # in it: extensions._leave_autocommit turns it off on the way back.
+    # A create's one statement and the reads run in autocommit, on the thread's
+    # kept connection (default pool: given back when the thread ends) or on one
+    # lent per request (a pool of one): extensions._leave_autocommit turns
+    # autocommit off whenever one goes back to the pool.
     if backend != "postgresql":
         pytest.skip("psycopg's autocommit")
-    assert client.post(API_BOOKS, json=BOOK, headers=auth_headers).status_code == 201
-    assert client.get(API_BOOKS, headers=auth_headers).status_code == 200
+    app = make_app(**({"DB_POOL_SIZE": pool_size} if pool_size else {}))
+    client = app.test_client()
+    body = {"username": "alice", "password": "correct horse battery staple"}
+    assert client.post("/api/v1/auth/register", json=body).status_code == 201
+    token = client.post("/api/v1/auth/login", json=body).json["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    answers = []
+
+    def work():
+        answers.append(client.post(API_BOOKS, json=BOOK, headers=headers).status_code)
+        answers.append(client.get(API_BOOKS, headers=headers).status_code)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    del thread
+    gc.collect()
+
+    assert answers == [201, 200]
     with app.app_context():
         engine = db.engine
-        engine.dispose()  # the kept read connection goes back too (closed)
-    assert client.post(API_BOOKS, json=BOOK, headers=auth_headers).status_code == 201
-
     idle = engine.pool.checkedin()
     taken = [engine.raw_connection() for _ in range(idle)]
     try:
-        assert idle >= 1
+        assert idle >= 1 and engine.pool.checkedout() == idle
         assert [c.dbapi_connection.autocommit for c in taken] == [False] * idle
     finally:
         for connection in taken:
@@ -397,3 +414,68 @@ def test_a_read_with_an_ended_session_is_refused_and_keeps_no_other_connection(
     assert response.json["code"] == "token_revoked"
     with app.app_context():
         assert db.engine.pool.checkedout() == 1  # the thread's read connection
+
+
+def _postgresql_only(backend) -> None:
+    if backend != "postgresql":
+        pytest.skip("the create's one statement in autocommit is PostgreSQL's")
+
+
+def test_a_create_runs_on_the_threads_read_connection(
+    app, client, auth_headers, backend
+):
+    _postgresql_only(backend)
+    assert client.get(API_BOOKS, headers=auth_headers).status_code == 200  # holds one
+    with app.app_context():
+        engine = db.engine
+    held = reads.read_connection(engine)
+
+    with Checkouts(engine) as checkouts:
+        created = client.post(API_BOOKS, json=BOOK, headers=auth_headers)
+        listed = client.get(API_BOOKS, headers=auth_headers)
+
+    assert created.status_code == 201
+    assert [book["id"] for book in listed.json["items"]] == [created.json["id"]]
+    assert checkouts.count == 0  # no connection taken from the pool, none reset
+    assert reads.read_connection(engine) is held  # committed: idle, kept
+    assert held.dbapi_connection.autocommit is True
+    assert engine.pool.checkedout() == 1
+
+
+def test_a_refused_create_leaves_the_read_connection_usable(
+    app, client, auth_headers, backend
+):
+    _postgresql_only(backend)
+    book = BOOK | {"isbn": "9780441013593"}
+    assert client.post(API_BOOKS, json=book, headers=auth_headers).status_code == 201
+    with app.app_context():
+        engine = db.engine
+    held = reads.read_connection(engine)
+
+    duplicate = client.post(API_BOOKS, json=book, headers=auth_headers)
+    other = client.post(API_BOOKS, json=BOOK, headers=auth_headers)
+
+    assert duplicate.status_code == 409  # the unique (owner, isbn) constraint
+    assert other.status_code == 201
+    assert reads.read_connection(engine) is held  # no transaction left open
+    listed = client.get(API_BOOKS, headers=auth_headers).json
+    assert listed["total"] == 2
+
+
+def test_a_create_after_the_server_ended_the_read_connection_reconnects(
+    app, client, auth_headers, backend
+):
+    _postgresql_only(backend)
+    assert client.get(API_BOOKS, headers=auth_headers).status_code == 200
+    with app.app_context():
+        engine = db.engine
+        held = reads.read_connection(engine)
+        pid = held.dbapi_connection.info.backend_pid
+        with engine.connect() as other:
+            other.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            other.commit()
+
+    created = client.post(API_BOOKS, json=BOOK, headers=auth_headers)
+
+    assert created.status_code == 201  # found dead before use, not after
+    assert reads.read_connection(engine).dbapi_connection.info.backend_pid != pid

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from bookstore import clock
+from bookstore import clock, reads
 from bookstore.auth import sessioncheck
 from bookstore.auth.identity import Caller
 from bookstore.auth.models import AuthSession
@@ -163,8 +163,9 @@ _CREATE_CHECKED = sa.select(
 
 def _insert_directly(fields: dict) -> NewBook | None:
     """The create without the Session while the caller's check is pending, on
-    the DBAPI connection (books.direct): on PostgreSQL a login session's check
-    and the INSERT as one statement in autocommit, one round trip; on SQLite
+    the DBAPI connection: on PostgreSQL a login session's check and the INSERT
+    as one statement in autocommit, one round trip, on the thread's read
+    connection (reads.on_read_connection); on SQLite (books.direct)
     any check, the room count and the INSERT in one BEGIN IMMEDIATE transaction
     (the database's write lock: insert_book's lock_user).
 
@@ -176,7 +177,8 @@ def _insert_directly(fields: dict) -> NewBook | None:
     check = sessioncheck.pending()
     if check is None:
         return None
-    dialect = db.engine.dialect.name
+    engine = db.engine
+    dialect = engine.dialect.name
     if dialect == "sqlite":
         return _insert_on_sqlite(check, fields)
     if dialect != "postgresql" or check.kind is not sessioncheck.SESSION:
@@ -185,11 +187,12 @@ def _insert_directly(fields: dict) -> NewBook | None:
     values = {key: getattr(book, key) for key in _INSERTED if key != "owner_id"}
     room_below = current_app.config["MAX_BOOKS_PER_USER"] - ROOM_MARGIN
     params = {**values, **check.params, "now": clock.utcnow(), "room_below": room_below}
-    with direct.driver() as connection:
-        # One statement; extensions._leave_autocommit turns autocommit off again
-        # when the connection goes back to the pool.
-        connection.fairy.driver_connection.autocommit = True
-        row = connection.execute(_CREATE_CHECKED, params)
+    # One statement in autocommit: on the connection the thread keeps for its
+    # reads (no checkout, reset or autocommit switch per create), or one lent.
+    rows = reads.on_read_connection(
+        engine, reads.compiled(_CREATE_CHECKED, engine.dialect).run, params
+    )
+    row = rows[0] if rows else None
     if row is None:  # nothing inserted; the check alone tells revoked from expired
         settle()
     caller = sessioncheck.settled_by(row).user

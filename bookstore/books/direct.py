@@ -6,7 +6,9 @@ session's transaction bookkeeping) they cost more CPU than the driver's work
 (figures: bench/README.md). Here each is compiled once per dialect, as a read's
 is (bookstore/reads.py: the SQL, bind and result processors taken from
 SQLAlchemy), and run on the DBAPI cursor of a connection checked out of the
-same pool (its checkout events run). A driver error is raised as SQLAlchemy
+same pool (its checkout events run): SQLite's transaction. PostgreSQL's one
+statement in autocommit runs on the thread's read connection instead
+(reads.on_read_connection, books/creates.py). A driver error is raised as SQLAlchemy
 raises it (the DBAPIError family, the connection invalidated when it died), so
 callers and errors.py see no difference. tests/books/test_direct_create.py
 holds the results to the Session's.
