@@ -213,7 +213,8 @@ def _insert_on_sqlite(check: sessioncheck.Pending, fields: dict) -> NewBook:
     DATABASE_STATEMENT_TIMEOUT in all.
     """
     timeout = current_app.config["DATABASE_STATEMENT_TIMEOUT"]
-    with sqlite_writer(db.engine) as waited, direct.driver() as connection:
+    # On the thread's read connection: its transaction ends in this block.
+    with sqlite_writer(db.engine) as waited, direct.driver(kept=True) as connection:
         shortened = waited >= _NOTICEABLE_WAIT
         if shortened:
             _busy_timeout(connection, timeout - waited)

@@ -6,9 +6,10 @@ session's transaction bookkeeping) they cost more CPU than the driver's work
 (figures: bench/README.md). Here each is compiled once per dialect, as a read's
 is (bookstore/reads.py: the SQL, bind and result processors taken from
 SQLAlchemy), and run on the DBAPI cursor of a connection checked out of the
-same pool (its checkout events run): SQLite's transaction. PostgreSQL's one
-statement in autocommit runs on the thread's read connection instead
-(reads.on_read_connection, books/creates.py). A driver error is raised as SQLAlchemy
+same pool (its checkout events run), or of the thread's read connection
+(`driver(kept=True)`: SQLite's create transaction). PostgreSQL's one statement
+in autocommit runs on the read connection through reads.on_read_connection
+(books/creates.py). A driver error is raised as SQLAlchemy
 raises it (the DBAPIError family, the connection invalidated when it died), so
 callers and errors.py see no difference. tests/books/test_direct_create.py
 holds the results to the Session's.
@@ -26,11 +27,12 @@ from bookstore.extensions import db
 
 
 class Driver:
-    """A pooled connection's DBAPI side, for the statements of one write."""
+    """A connection's DBAPI side, for the statements of one write: `fairy`, a
+    pooled connection, or one taken from `engine`'s pool."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, fairy=None) -> None:
         self.dialect = engine.dialect
-        self.fairy = reads.pooled_connection(engine)
+        self.fairy = fairy if fairy is not None else reads.pooled_connection(engine)
 
     def execute(self, statement: sa.Executable, values: dict | None = None):
         """Run `statement`; its first row (fields by name) if it returns any."""
@@ -49,11 +51,19 @@ class Driver:
 
 
 @contextmanager
-def driver() -> Iterator[Driver]:
+def driver(*, kept: bool = False) -> Iterator[Driver]:
     """A connection from the app's pool for one write; back to the pool (its
-    reset rolls back whatever was left open) when the block ends."""
-    connection = Driver(db.engine)
+    reset rolls back whatever was left open) when the block ends.
+
+    With `kept`, the thread's read connection where it holds one (SQLite's:
+    not in autocommit); the block must end every transaction it begins (one
+    left open is found before the connection's next use, which replaces it).
+    """
+    engine = db.engine
+    held = reads.read_connection(engine) if kept else None
+    connection = Driver(engine, held)
     try:
         yield connection
     finally:
-        connection.fairy.close()
+        if held is None:
+            connection.fairy.close()
