@@ -163,11 +163,11 @@ _CREATE_CHECKED = sa.select(
 
 def _insert_directly(fields: dict) -> NewBook | None:
     """The create without the Session while the caller's check is pending, on
-    the DBAPI connection: on PostgreSQL a login session's check and the INSERT
-    as one statement in autocommit, one round trip, on the thread's read
-    connection (reads.on_read_connection); on SQLite (books.direct)
-    any check, the room count and the INSERT in one BEGIN IMMEDIATE transaction
-    (the database's write lock: insert_book's lock_user).
+    the DBAPI connection the thread keeps for its reads: on PostgreSQL a login
+    session's check and the INSERT as one statement in autocommit, one round
+    trip (reads.on_read_connection); on SQLite any check, the room count and
+    the INSERT in one BEGIN IMMEDIATE transaction (books.direct; the
+    database's write lock: insert_book's lock_user).
 
     None when that does not apply (PostgreSQL: a personal access token, or the
     shelf near its cap; the locked path then counts exactly). Raises
