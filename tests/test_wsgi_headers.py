@@ -43,7 +43,7 @@ _VALUES = st.one_of(
     ),
     # Any path-like text: ASCII punctuation, spaces, non-ASCII (never a control
     # character, which no header may carry).
-    st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=12).map(
+    st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=12).map(
         lambda text: "/" + text
     ),
 )
