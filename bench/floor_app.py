@@ -42,6 +42,7 @@ from bookstore.write_limits import _ACQUIRE_ALL_SHA, ACQUIRE_ALL
 
 app = Flask(__name__)
 STATEMENTS = json.loads(os.environ.get("FLOOR_STATEMENTS", "{}"))
+LIMIT_KEYS, LIMIT_ARGS = json.loads(os.environ.get("FLOOR_LIMIT", "[[], []]"))
 _connection: psycopg.Connection | None = None
 _redis = None
 
@@ -86,9 +87,13 @@ def _write_limit() -> None:
         _redis = client.connection_pool.make_connection()
         _redis.send_command("SCRIPT", "LOAD", ACQUIRE_ALL)
         _redis.read_response()
-    keys, args = json.loads(os.environ["FLOOR_LIMIT"])
     _redis.send_command(
-        "EVALSHA", _ACQUIRE_ALL_SHA, len(keys), *keys, time.time(), *args
+        "EVALSHA",
+        _ACQUIRE_ALL_SHA,
+        len(LIMIT_KEYS),
+        *LIMIT_KEYS,
+        time.time(),
+        *LIMIT_ARGS,
     )
     if _redis.read_response() != 0:
         raise RuntimeError("the write limit refused")
