@@ -212,17 +212,28 @@ def _insert_on_sqlite(check: sessioncheck.Pending, fields: dict) -> NewBook:
     a lock taken outside the gate still answers 503 after
     DATABASE_STATEMENT_TIMEOUT in all.
     """
+    engine = db.engine
+    with sqlite_writer(engine) as waited:
+        # On the thread's read connection (or one lent for it): the transaction
+        # ends before this returns.
+        return reads.on_read_connection(
+            engine, _insert_within_timeout, engine, check, fields, waited
+        )
+
+
+def _insert_within_timeout(
+    fairy, engine: sa.Engine, check: sessioncheck.Pending, fields: dict, waited: float
+) -> NewBook:
+    connection = direct.Driver(engine, fairy)
     timeout = current_app.config["DATABASE_STATEMENT_TIMEOUT"]
-    # On the thread's read connection: its transaction ends in this block.
-    with sqlite_writer(db.engine) as waited, direct.driver(kept=True) as connection:
-        shortened = waited >= _NOTICEABLE_WAIT
+    shortened = waited >= _NOTICEABLE_WAIT
+    if shortened:
+        _busy_timeout(connection, timeout - waited)
+    try:
+        return _insert_in_sqlite_transaction(connection, check, fields)
+    finally:
         if shortened:
-            _busy_timeout(connection, timeout - waited)
-        try:
-            return _insert_in_sqlite_transaction(connection, check, fields)
-        finally:
-            if shortened:
-                _busy_timeout(connection, timeout)
+            _busy_timeout(connection, timeout)
 
 
 _NOTICEABLE_WAIT = 0.01  # seconds: a shorter wait leaves the busy timeout as it is

@@ -6,10 +6,9 @@ session's transaction bookkeeping) they cost more CPU than the driver's work
 (figures: bench/README.md). Here each is compiled once per dialect, as a read's
 is (bookstore/reads.py: the SQL, bind and result processors taken from
 SQLAlchemy), and run on the DBAPI cursor of a connection checked out of the
-same pool (its checkout events run), or of the thread's read connection
-(`driver(kept=True)`: SQLite's create transaction). PostgreSQL's one statement
-in autocommit runs on the read connection through reads.on_read_connection
-(books/creates.py). A driver error is raised as SQLAlchemy
+same pool (its checkout events run), or of the connection
+reads.on_read_connection passes (the thread's read connection: the create's,
+books/creates.py). A driver error is raised as SQLAlchemy
 raises it (the DBAPIError family, the connection invalidated when it died), so
 callers and errors.py see no difference. tests/books/test_direct_create.py
 holds the results to the Session's.
@@ -51,19 +50,11 @@ class Driver:
 
 
 @contextmanager
-def driver(*, kept: bool = False) -> Iterator[Driver]:
+def driver() -> Iterator[Driver]:
     """A connection from the app's pool for one write; back to the pool (its
-    reset rolls back whatever was left open) when the block ends.
-
-    With `kept`, the thread's read connection where it holds one (SQLite's:
-    not in autocommit); the block must end every transaction it begins (one
-    left open is found before the connection's next use, which replaces it).
-    """
-    engine = db.engine
-    held = reads.read_connection(engine) if kept else None
-    connection = Driver(engine, held)
+    reset rolls back whatever was left open) when the block ends."""
+    connection = Driver(db.engine)
     try:
         yield connection
     finally:
-        if held is None:
-            connection.fairy.close()
+        connection.fairy.close()
